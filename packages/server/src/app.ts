@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { authRoutes } from './auth/routes.js';
+import type { Config } from './config/config.js';
+import { AppError } from './errors/app-error.js';
+import { errorHandler, renderError } from './errors/handler.js';
+import { CURRENT_API_VERSION, resolveApiVersion } from './gateway/api-version.js';
+import { createAuthenticateHook } from './gateway/authenticate.js';
+import { healthRoutes } from './http/health.js';
+import { registerJsonBodies } from './http/json-body.js';
+import { JSONAPI_MEDIA_TYPE } from './http/jsonapi.js';
+import { createLogger } from './logging.js';
+import type { Services } from './services.js';
+import { settingsRoutes } from './settings/routes.js';
+import { tokenRoutes } from './tokens/routes.js';
+import { userRoutes } from './users/routes.js';
+import './http/principal.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface AppDeps {
+  services: Services;
+  /** Checks storage for the readiness probe. */
+  ping: () => Promise<void>;
+  /** Where log lines go; standard output when absent. */
+  logDestination?: DestinationStream;
+}
+
+type AppConfig = Pick<Config, 'logLevel' | 'cookieSecure' | 'sessionTtlSeconds'>;
+
+/** Builds the whole HTTP app without listening, so tests can `inject` or listen on port 0. */
+export async function buildApp(config: AppConfig, deps: AppDeps) {
+  const { services } = deps;
+  const app = Fastify({
+    loggerInstance: createLogger(config.logLevel, deps.logDestination),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    clientErrorHandler: answerClientError,
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new AppError('not_found', `No route matches ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`);
+  });
+  registerJsonBodies(app, BODY_LIMIT_BYTES);
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        req: request,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        user_id: request.principal?.userId,
+        token_id: request.principal?.tokenId ?? undefined,
+      },
+      'request completed',
+    );
+  });
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Gatehouse API',
+        version: CURRENT_API_VERSION,
+        description:
+          'The Gatehouse REST API. Authenticate with a user app token: `Authorization: Bearer <token>`. Documents follow JSON:API.',
+      },
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A 48-character user app token' },
+        },
+      },
+    },
+  });
+
+  await app.register(healthRoutes, { ping: deps.ping });
+  await app.register(authRoutes, {
+    prefix: '/auth',
+    auth: services.auth,
+    users: services.users,
+    cookieSecure: config.cookieSecure,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+  });
+
+  const authenticate = createAuthenticateHook({ tokens: services.tokens, auth: services.auth });
+  await app.register(
+    async (core) => {
+      core.addHook('onRequest', async (request, reply) => {
+        reply.type(JSONAPI_MEDIA_TYPE);
+        reply.header('api-version', resolveApiVersion(request.headers['api-version']));
+        if (request.routeOptions.config.public !== true) await authenticate(request, reply);
+      });
+      core.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
+        reply.type('application/json').send(app.swagger()),
+      );
+      await core.register(userRoutes, { users: services.users });
+      await core.register(tokenRoutes, { tokens: services.tokens });
+      await core.register(settingsRoutes, { settings: services.settings });
+    },
+    { prefix: '/core' },
+  );
+
+  return app;
+}
+
+/** Requests Node cannot even parse (e.g. headers over 16 KiB) still get a JSON:API error. */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return;
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new AppError('header_too_large', 'The request headers are too large.')
+      : new AppError('invalid_request', 'The request is not valid HTTP.');
+  const body = JSON.stringify(renderError(error, randomUUID()));
+  socket.end(
+    `HTTP/1.1 ${error.status} ${error.code === 'header_too_large' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `Content-Type: ${JSONAPI_MEDIA_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

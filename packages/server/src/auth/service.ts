@@ -1,0 +1,126 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Principal } from '../access/principal.js';
+import { addSeconds, type Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
+import { findUserByEmail } from '../users/repository.js';
+import { parseRoles, toUser, type User } from '../users/service.js';
+import { verifyAgainstNothing, verifyPassword } from './password.js';
+import * as repo from './repository.js';
+
+export const SESSION_COOKIE = 'gatehouse_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** Failed sign-ins allowed before the account, or the address, must wait. */
+export const LOGIN_FAILURES_PER_ACCOUNT = 5;
+export const LOGIN_FAILURES_PER_ADDRESS = 20;
+export const LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60;
+
+const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+/** The CSRF token is derived from the session secret, so it needs no storage and dies with the session. */
+export const csrfTokenFor = (sessionSecret: string): string => sha256(`csrf:${sessionSecret}`);
+
+export interface AuthServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  sessionTtlSeconds: number;
+}
+
+export interface SignedIn {
+  user: User;
+  sessionSecret: string;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
+
+export function createAuthService({ db, clock, sessionTtlSeconds }: AuthServiceDeps) {
+  const perAccount = new RateLimiterMemory({
+    keyPrefix: 'login_account',
+    points: LOGIN_FAILURES_PER_ACCOUNT,
+    duration: LOGIN_FAILURE_WINDOW_SECONDS,
+  });
+  const perAddress = new RateLimiterMemory({
+    keyPrefix: 'login_address',
+    points: LOGIN_FAILURES_PER_ADDRESS,
+    duration: LOGIN_FAILURE_WINDOW_SECONDS,
+  });
+
+  const tooMany = (msBeforeNext: number): AppError => {
+    const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+    return new AppError('too_many_requests', `Too many failed sign-ins; try again in ${seconds} seconds.`, {
+      headers: { 'retry-after': String(seconds) },
+    });
+  };
+
+  async function ensureNotBlocked(account: string, address: string): Promise<void> {
+    const [a, b] = await Promise.all([perAccount.get(account), perAddress.get(address)]);
+    for (const [res, limit] of [
+      [a, LOGIN_FAILURES_PER_ACCOUNT],
+      [b, LOGIN_FAILURES_PER_ADDRESS],
+    ] as const) {
+      if (res !== null && res.consumedPoints >= limit) throw tooMany(res.msBeforeNext);
+    }
+  }
+
+  async function recordFailure(account: string, address: string): Promise<void> {
+    for (const [limiter, key] of [
+      [perAccount, account],
+      [perAddress, address],
+    ] as const) {
+      await limiter.consume(key).catch((res: unknown) => {
+        if (!(res instanceof RateLimiterRes)) throw res;
+      });
+    }
+  }
+
+  return {
+    async login(email: string, password: string, address: string): Promise<SignedIn> {
+      const account = email.trim().toLowerCase();
+      await ensureNotBlocked(account, address);
+      const row = await findUserByEmail(db, account);
+      const ok =
+        row?.password_hash != null && row.archived_at === null
+          ? await verifyPassword(password, row.password_hash)
+          : await verifyAgainstNothing(password);
+      if (!ok || row === undefined) {
+        await recordFailure(account, address);
+        throw new AppError('invalid_credentials', 'The email or password is wrong.');
+      }
+      await perAccount.delete(account);
+      const now = clock.now();
+      const sessionSecret = randomBytes(32).toString('hex');
+      const expiresAt = addSeconds(now, sessionTtlSeconds).toISOString();
+      await repo.insertSession(db, {
+        id: randomUUID(),
+        user_id: row.id,
+        secret_hash: sha256(sessionSecret),
+        created_at: now.toISOString(),
+        expires_at: expiresAt,
+      });
+      return { user: toUser(row), sessionSecret, csrfToken: csrfTokenFor(sessionSecret), expiresAt };
+    },
+
+    async logout(sessionSecret: string): Promise<void> {
+      await repo.deleteSessionBySecretHash(db, sha256(sessionSecret));
+    },
+
+    /** The principal behind a session cookie, or null when the session is unknown, expired or its user archived. */
+    async resolveSession(sessionSecret: string): Promise<Principal | null> {
+      const row = await repo.findLiveSession(db, sha256(sessionSecret), clock.now().toISOString());
+      if (row === undefined || row.archived_at !== null) return null;
+      return { userId: row.user_id, roles: parseRoles(row.roles), tokenId: null, sessionId: row.session_id };
+    },
+
+    checkCsrf(sessionSecret: string, presented: string | undefined): boolean {
+      if (presented === undefined) return false;
+      const expected = Buffer.from(csrfTokenFor(sessionSecret));
+      const actual = Buffer.from(presented);
+      return actual.length === expected.length && timingSafeEqual(actual, expected);
+    },
+  };
+}

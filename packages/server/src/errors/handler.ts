@@ -1,0 +1,110 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { JSONAPI_MEDIA_TYPE } from '../http/jsonapi.js';
+import { AppError } from './app-error.js';
+import { ERROR_TITLES } from './codes.js';
+
+const CHALLENGES: Partial<Record<AppError['code'], string>> = {
+  authentication_required: 'Bearer realm="gatehouse"',
+  invalid_token: 'Bearer realm="gatehouse", error="invalid_token"',
+  insufficient_scope: 'Bearer realm="gatehouse", error="insufficient_scope"',
+  csrf_token_invalid: 'Bearer realm="gatehouse", error="insufficient_scope"',
+};
+
+/** Storage errors that mean "not reachable right now" rather than "bug". */
+function isUnavailable(err: { code?: unknown; message?: unknown }): boolean {
+  const code = typeof err.code === 'string' ? err.code : '';
+  const message = typeof err.message === 'string' ? err.message : '';
+  return (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'ENOTFOUND',
+      'SQLITE_BUSY',
+      'SQLITE_CANTOPEN',
+      '57P01',
+      '57P03',
+    ].includes(code) ||
+    code.startsWith('08') ||
+    /driver has already been destroyed|connection terminated|timeout exceeded when trying to connect|database connection is not open/i.test(
+      message,
+    )
+  );
+}
+
+/** Maps anything thrown while handling a request to the one error type. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as Partial<FastifyError> & { cause?: unknown };
+  if (e.validation !== undefined && e.validation.length > 0) {
+    const first = e.validation[0];
+    const where = e.validationContext ?? 'body';
+    const path = first?.instancePath ?? '';
+    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const pointer = missing === undefined ? path : `${path}/${missing}`;
+    const source =
+      where === 'body'
+        ? { pointer: pointer || '/' }
+        : where === 'querystring' || where === 'params'
+          ? { parameter: pointer.replace(/^\//, '') }
+          : {};
+    const detail = `${where === 'body' ? 'Request body' : where}${pointer ? ` ${pointer}` : ''} ${first?.message ?? 'is invalid'}.`;
+    return new AppError('invalid_request', detail, { source });
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body is larger than the 1 MiB this API accepts.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send JSON as application/vnd.api+json or application/json.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'The request body is empty; send a JSON document.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json', 'The request body is not valid JSON.');
+  }
+  if (err instanceof SyntaxError && e.statusCode === 400) {
+    return new AppError('invalid_json', 'The request body is not valid JSON.');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const detail = /prototype/i.test(e.message ?? '')
+      ? 'The request body contains a forbidden key such as "__proto__" or "constructor".'
+      : 'The request could not be read.';
+    return new AppError('invalid_request', detail, { cause: err });
+  }
+  if (isUnavailable(e) || (e.cause !== undefined && isUnavailable(e.cause as object))) {
+    return new AppError('service_unavailable', 'Gatehouse cannot reach its database; try again shortly.', {
+      headers: { 'retry-after': '5' },
+      cause: err,
+    });
+  }
+  return new AppError('internal_error', 'Something went wrong on our side; the request id identifies it in our logs.', {
+    cause: err,
+  });
+}
+
+export function renderError(error: AppError, requestId: string) {
+  return {
+    errors: [
+      {
+        status: String(error.status),
+        code: error.code,
+        title: ERROR_TITLES[error.code],
+        detail: error.detail,
+        ...(error.source === undefined ? {} : { source: error.source }),
+        meta: { request_id: requestId },
+      },
+    ],
+  };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const error = toAppError(err);
+  if (error.status >= 500) {
+    request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+  } else {
+    request.log.info({ code: error.code, status: error.status, ...error.log }, error.detail);
+  }
+  const challenge = CHALLENGES[error.code];
+  if (challenge !== undefined) reply.header('www-authenticate', challenge);
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  return reply.code(error.status).type(JSONAPI_MEDIA_TYPE).send(renderError(error, request.id));
+}

@@ -1,0 +1,83 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../access/principal.js';
+import { type AuthService, CSRF_HEADER, SESSION_COOKIE } from '../auth/service.js';
+import { AppError } from '../errors/app-error.js';
+import type { TokenRejection, TokenService } from '../tokens/service.js';
+import { readCredentials } from './authorization.js';
+import { unavailable } from './unavailable.js';
+
+const CHALLENGE = 'Bearer realm="gatehouse"';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const REJECTION_DETAIL: Record<Exclude<TokenRejection, 'not_developer'>, string> = {
+  malformed: 'The token is not a Gatehouse token.',
+  unknown: 'The token is unknown or has been revoked.',
+  expired: 'The token has expired.',
+  user_archived: 'The token is unknown or has been revoked.',
+};
+
+export interface AuthenticateDeps {
+  tokens: Pick<TokenService, 'authenticate'>;
+  auth: Pick<AuthService, 'resolveSession' | 'checkCsrf'>;
+}
+
+/**
+ * The gateway's authentication hook: turns a bearer token or a session cookie into the
+ * request's `Principal`. Any failure to reach storage is a 503: it never lets a request through
+ * and never tells a valid token that it is invalid.
+ */
+export function createAuthenticateHook({ tokens, auth }: AuthenticateDeps) {
+  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const credentials = readCredentials(request.raw, request.query);
+    if (credentials.kind === 'bearer') {
+      request.principal = await bearer(request, credentials.token);
+      return;
+    }
+    const sessionSecret = request.cookies[SESSION_COOKIE];
+    if (sessionSecret !== undefined && sessionSecret !== '') {
+      request.principal = await session(request, sessionSecret);
+      return;
+    }
+    throw new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".', {
+      headers: { 'www-authenticate': CHALLENGE },
+    });
+  };
+
+  async function bearer(request: FastifyRequest, token: string): Promise<Principal> {
+    const result = await tokens.authenticate(token, request.ip).catch(unavailable);
+    if ('principal' in result) return result.principal;
+    const log = { auth_failure: result.rejection, token_id: result.tokenId ?? null };
+    if (result.rejection === 'not_developer') {
+      throw new AppError(
+        'insufficient_scope',
+        "The token's user no longer holds the developer role; the token works again if the role is restored.",
+        { headers: { 'www-authenticate': `${CHALLENGE}, error="insufficient_scope"` }, log },
+      );
+    }
+    const detail = REJECTION_DETAIL[result.rejection];
+    throw new AppError('invalid_token', detail, {
+      headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token", error_description="${detail}"` },
+      log,
+    });
+  }
+
+  async function session(request: FastifyRequest, secret: string): Promise<Principal> {
+    const principal = await auth.resolveSession(secret).catch(unavailable);
+    if (principal === null) {
+      throw new AppError('authentication_required', 'The session has ended; sign in again.', {
+        headers: { 'www-authenticate': CHALLENGE },
+        log: { auth_failure: 'session_unknown' },
+      });
+    }
+    const presented = request.headers[CSRF_HEADER];
+    if (
+      !SAFE_METHODS.has(request.method) &&
+      !auth.checkCsrf(secret, typeof presented === 'string' ? presented : undefined)
+    ) {
+      throw new AppError('csrf_token_invalid', `Send the session's CSRF token in the ${CSRF_HEADER} header.`, {
+        log: { auth_failure: 'csrf' },
+      });
+    }
+    return principal;
+  }
+}

@@ -1,0 +1,22 @@
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../access/principal.js';
+import { AppError } from '../errors/app-error.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the gateway's authentication hook on every authenticated route. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** A /core route that needs no credentials, such as the OpenAPI document. */
+    public?: boolean;
+  }
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) {
+    // Unreachable while the hook guards the scope; fail closed if a route is ever mounted outside it.
+    throw new AppError('authentication_required', 'Authentication is required.');
+  }
+  return request.principal;
+}

@@ -1,0 +1,13 @@
+export { GLOBAL_ROLES } from './access/principal.js';
+export { type AppDeps, buildApp } from './app.js';
+export { DEFAULT_ADMIN_EMAIL, ensureAdmin } from './bootstrap.js';
+export { type Clock, systemClock } from './clock.js';
+export { type Config, ConfigError, loadConfig } from './config/config.js';
+export { type DatabaseHandle, openDatabase, openPostgres, openSqlite } from './db/connect.js';
+export { migrateToLatest } from './db/migrate.js';
+export { AppError } from './errors/app-error.js';
+export { ERROR_STATUS, type ErrorCode } from './errors/codes.js';
+export { openRuntime, type Runtime } from './runtime.js';
+export { serve } from './serve.js';
+export { createServices, type Services } from './services.js';
+export { parseSettingValue } from './settings/service.js';

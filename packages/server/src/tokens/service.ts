@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { can } from '../access/permissions.js';
+import type { Principal } from '../access/principal.js';
+import { addSeconds, type Clock } from '../clock.js';
+import type { Database, TokenRow } from '../db/schema.js';
+import { AppError, notFound } from '../errors/app-error.js';
+import type { Page, Paged } from '../http/jsonapi.js';
+import type { SettingsService } from '../settings/service.js';
+import { findUserById } from '../users/repository.js';
+import { parseRoles } from '../users/service.js';
+import * as repo from './repository.js';
+import { generateToken, hashToken, TOKEN_PATTERN, tokenHint } from './token.js';
+
+/** A sane cap: far above what a person manages by hand, low enough to stop a runaway script. */
+export const MAX_TOKENS_PER_USER = 100;
+/** `last_accessed_at` is written at most this often per token. */
+export const TOUCH_INTERVAL_SECONDS = 60;
+
+export interface UserAppToken {
+  id: string;
+  user_id: string;
+  label: string;
+  hint: string;
+  created_at: string;
+  expires_at: string | null;
+  last_accessed_at: string | null;
+  last_accessed_ip: string | null;
+}
+
+export interface IssuedToken extends UserAppToken {
+  /** The token itself, present only in the answer that creates it. */
+  token: string;
+}
+
+/** Why a bearer token was refused; logged with the token's id, never the token. */
+export type TokenRejection = 'malformed' | 'unknown' | 'expired' | 'user_archived' | 'not_developer';
+
+export interface TokenServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  settings: Pick<SettingsService, 'get'>;
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;
+
+export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
+  const expiresAt = (createdAt: string, expirySeconds: number | null): string | null =>
+    expirySeconds === null ? null : addSeconds(new Date(createdAt), expirySeconds).toISOString();
+
+  const toToken = (row: TokenRow, expirySeconds: number | null): UserAppToken => ({
+    id: row.id,
+    user_id: row.user_id,
+    label: row.label,
+    hint: row.hint,
+    created_at: row.created_at,
+    expires_at: expiresAt(row.created_at, expirySeconds),
+    last_accessed_at: row.last_accessed_at,
+    last_accessed_ip: row.last_accessed_ip,
+  });
+
+  /** The owner or a user admin may see a user's tokens; anyone else gets the 404 of a missing user. */
+  async function ownerFor(principal: Principal, userIdParam: string): Promise<string> {
+    const userId = userIdParam === 'me' ? principal.userId : userIdParam;
+    if (userId !== principal.userId && !can(principal, 'tokens:manage_any')) throw notFound('user');
+    if (userId !== principal.userId && (await findUserById(db, userId)) === undefined) throw notFound('user');
+    return userId;
+  }
+
+  /** Issues a token with no permission check: for the API after its checks, and the operator CLI. */
+  async function issue(userId: string, label: string): Promise<IssuedToken> {
+    const cleanLabel = label.trim();
+    if (cleanLabel.length === 0 || cleanLabel.length > 100) {
+      throw new AppError('invalid_request', 'A label of 1 to 100 characters is required.', {
+        source: { pointer: '/data/attributes/label' },
+      });
+    }
+    if ((await repo.countTokensOfUser(db, userId)) >= MAX_TOKENS_PER_USER) {
+      throw new AppError(
+        'token_limit_reached',
+        `A user may hold at most ${MAX_TOKENS_PER_USER} tokens; revoke unused ones before creating more.`,
+      );
+    }
+    const token = generateToken();
+    const row: TokenRow = {
+      id: randomUUID(),
+      user_id: userId,
+      label: cleanLabel,
+      token_hash: hashToken(token),
+      hint: tokenHint(token),
+      created_at: clock.now().toISOString(),
+      last_accessed_at: null,
+      last_accessed_ip: null,
+    };
+    await repo.insertToken(db, row);
+    const { token_expiry_seconds } = await settings.get();
+    return { ...toToken(row, token_expiry_seconds), token };
+  }
+
+  async function listOf(userId: string, page: Page): Promise<Paged<UserAppToken>> {
+    const [rows, total, { token_expiry_seconds }] = await Promise.all([
+      repo.listTokensOfUser(db, userId, page.size, (page.number - 1) * page.size),
+      repo.countTokensOfUser(db, userId),
+      settings.get(),
+    ]);
+    return { items: rows.map((r) => toToken(r, token_expiry_seconds)), total };
+  }
+
+  return {
+    issue,
+    listOf,
+    revokeOf: (userId: string, tokenId: string): Promise<boolean> => repo.deleteToken(db, userId, tokenId),
+
+    async list(principal: Principal, userIdParam: string, page: Page): Promise<Paged<UserAppToken>> {
+      return listOf(await ownerFor(principal, userIdParam), page);
+    },
+
+    async create(principal: Principal, userIdParam: string, label: string): Promise<IssuedToken> {
+      const userId = await ownerFor(principal, userIdParam);
+      if (userId !== principal.userId) {
+        throw new AppError('insufficient_scope', 'Tokens can only be created by their own user.');
+      }
+      if (!can(principal, 'tokens:create_own')) {
+        throw new AppError('insufficient_scope', 'Creating tokens needs the developer role.');
+      }
+      return issue(userId, label);
+    },
+
+    async revoke(principal: Principal, userIdParam: string, tokenId: string): Promise<void> {
+      const userId = await ownerFor(principal, userIdParam);
+      if (!(await repo.deleteToken(db, userId, tokenId))) throw notFound('token');
+    },
+
+    /**
+     * Resolves a presented token to its principal, checking everything that can have changed
+     * since the last request: the token still exists, its user is not archived, the instance's
+     * expiry as set now, and the user's roles as they are now.
+     */
+    async authenticate(
+      token: string,
+      ip: string,
+    ): Promise<{ principal: Principal } | { rejection: TokenRejection; tokenId?: string }> {
+      if (!TOKEN_PATTERN.test(token)) return { rejection: 'malformed' };
+      const [row, { token_expiry_seconds }] = await Promise.all([
+        repo.findCredentialByHash(db, hashToken(token)),
+        settings.get(),
+      ]);
+      if (row === undefined) return { rejection: 'unknown' };
+      if (row.archived_at !== null) return { rejection: 'user_archived', tokenId: row.token_id };
+      const now = clock.now();
+      const expiry = expiresAt(row.created_at, token_expiry_seconds);
+      if (expiry !== null && expiry <= now.toISOString()) return { rejection: 'expired', tokenId: row.token_id };
+      const roles = parseRoles(row.roles);
+      if (!roles.includes('developer')) return { rejection: 'not_developer', tokenId: row.token_id };
+
+      const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
+      if (row.last_accessed_at === null || row.last_accessed_at <= notSince) {
+        await repo.touchToken(db, row.token_id, now.toISOString(), ip, notSince);
+      }
+      return { principal: { userId: row.user_id, roles, tokenId: row.token_id, sessionId: null } };
+    },
+  };
+}
