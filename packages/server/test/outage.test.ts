@@ -1,0 +1,58 @@
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { type DatabaseHandle, openPostgres } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { createServices } from '../src/services.js';
+import { generateToken } from '../src/tokens/token.js';
+import { ManualClock, openTestDatabase } from './harness.js';
+
+async function appOn(database: DatabaseHandle) {
+  const services = createServices({ db: database.db, clock: new ManualClock(), sessionTtlSeconds: 3600 });
+  const app = await buildApp(
+    { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600 },
+    {
+      services,
+      ping: async () => {
+        await sql`select 1`.execute(database.db);
+      },
+    },
+  );
+  return { app, services };
+}
+
+/** Rule: authentication never fails open. Without storage the answer is 503, never 200, never 401. */
+describe('when the database cannot be reached', () => {
+  it('answers 503 to a valid SQLite token whose database went away', async () => {
+    const database = await openTestDatabase('sqlite');
+    await migrateToLatest(database.db);
+    const { app, services } = await appOn(database);
+    const user = await services.users.createUser({ email: 'outage@example.test', roles: ['developer'] });
+    const { token } = await services.tokens.issue(user.id, 'outage');
+    const headers = { authorization: `Bearer ${token}` };
+    expect((await app.inject({ method: 'GET', url: '/core/users/me', headers })).statusCode).toBe(200);
+
+    await database.close();
+    const res = await app.inject({ method: 'GET', url: '/core/users/me', headers });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json().errors[0].code).toBe('service_unavailable');
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    await app.close();
+  });
+
+  it('answers 503, not 401, when PostgreSQL refuses connections', async () => {
+    const database = openPostgres('postgres://gatehouse:secret@127.0.0.1:1/gatehouse');
+    const { app } = await appOn(database);
+    const res = await app.inject({
+      method: 'GET',
+      url: '/core/users/me',
+      headers: { authorization: `Bearer ${generateToken()}` },
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().errors[0].detail).not.toContain('secret');
+    await app.close();
+    await database.close();
+  });
+});
