@@ -27,7 +27,11 @@ describe.each(DIALECTS)('user app tokens (%s)', (dialect) => {
       expect(body.data.relationships.user.data).toEqual({ type: 'user', id: user.id });
       expect(res.headers.location).toBe(`/core/users/${user.id}/user_app_tokens/${body.data.id}`);
 
-      const fresh = await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(body.data.attributes.token) });
+      const fresh = await t.inject({
+        method: 'GET',
+        url: '/core/users/me',
+        headers: t.bearer(body.data.attributes.token),
+      });
       expect(fresh.statusCode).toBe(200);
     });
 
@@ -120,15 +124,43 @@ describe.each(DIALECTS)('user app tokens (%s)', (dialect) => {
       ['empty label', { payload: JSON.stringify(create('')) }, 400, 'invalid_request'],
       ['blank label', { payload: JSON.stringify(create('   ')) }, 400, 'invalid_request'],
       ['5,000-character label', { payload: JSON.stringify(create('x'.repeat(5000))) }, 400, 'invalid_request'],
-      ['label of the wrong type', { payload: JSON.stringify(jsonApi('user_app_token', { label: 42 })) }, 400, 'invalid_request'],
+      [
+        'label of the wrong type',
+        { payload: JSON.stringify(jsonApi('user_app_token', { label: 42 })) },
+        400,
+        'invalid_request',
+      ],
       ['wrong JSON:API type', { payload: JSON.stringify(jsonApi('user', { label: 'x' })) }, 409, 'type_mismatch'],
       ['no data member', { payload: JSON.stringify({ label: 'x' }) }, 400, 'invalid_request'],
-      ['unknown attribute', { payload: JSON.stringify(jsonApi('user_app_token', { label: 'x', token: 'a'.repeat(48) })) }, 400, 'invalid_request'],
-      ['malformed JSON', { payload: '{"data": {"type": "user_app_token", "attributes": {"label": "x"}' }, 400, 'invalid_json'],
+      [
+        'unknown attribute',
+        { payload: JSON.stringify(jsonApi('user_app_token', { label: 'x', token: 'a'.repeat(48) })) },
+        400,
+        'invalid_request',
+      ],
+      [
+        'malformed JSON',
+        { payload: '{"data": {"type": "user_app_token", "attributes": {"label": "x"}' },
+        400,
+        'invalid_json',
+      ],
       ['empty body', { payload: '' }, 400, 'invalid_json'],
       ['a JSON array', { payload: '[]' }, 400, 'invalid_request'],
-      ['__proto__ key', { payload: '{"data":{"type":"user_app_token","attributes":{"label":"x","__proto__":{"admin":true}}}}' }, 400, 'invalid_request'],
-      ['constructor.prototype key', { payload: '{"data":{"type":"user_app_token","attributes":{"label":"x"}},"constructor":{"prototype":{"admin":true}}}' }, 400, 'invalid_request'],
+      [
+        '__proto__ key',
+        { payload: '{"data":{"type":"user_app_token","attributes":{"label":"x","__proto__":{"admin":true}}}}' },
+        400,
+        'invalid_request',
+      ],
+      [
+        'constructor.prototype key',
+        {
+          payload:
+            '{"data":{"type":"user_app_token","attributes":{"label":"x"}},"constructor":{"prototype":{"admin":true}}}',
+        },
+        400,
+        'invalid_request',
+      ],
       ['a 3 MB body', { payload: JSON.stringify(create('x'.repeat(3 * 1024 * 1024))) }, 413, 'payload_too_large'],
       ['text/plain body', { payload: 'label=x', type: 'text/plain' }, 415, 'unsupported_media_type'],
     ];
@@ -169,7 +201,11 @@ describe.each(DIALECTS)('user app tokens (%s)', (dialect) => {
     it('rejects a bad page parameter with 400', async () => {
       const { token } = await t.userWithToken();
       for (const q of ['page[number]=0', 'page[size]=-1', 'page[size]=abc', 'page[number]=9999999']) {
-        const res = await t.inject({ method: 'GET', url: `/core/users/me/user_app_tokens?${q}`, headers: t.bearer(token) });
+        const res = await t.inject({
+          method: 'GET',
+          url: `/core/users/me/user_app_tokens?${q}`,
+          headers: t.bearer(token),
+        });
         expect(res.statusCode, q).toBe(400);
         expect(errorOf(res).code).toBe('invalid_request');
       }
@@ -178,7 +214,11 @@ describe.each(DIALECTS)('user app tokens (%s)', (dialect) => {
     it("lets a user admin list anyone's tokens", async () => {
       const { token } = await t.userWithToken(['global_user_admin', 'developer']);
       const { user: other } = await t.userWithToken();
-      const res = await t.inject({ method: 'GET', url: `/core/users/${other.id}/user_app_tokens`, headers: t.bearer(token) });
+      const res = await t.inject({
+        method: 'GET',
+        url: `/core/users/${other.id}/user_app_tokens`,
+        headers: t.bearer(token),
+      });
       expect(res.statusCode).toBe(200);
       expect(res.json().data).toHaveLength(1);
     });
@@ -222,7 +262,11 @@ describe.each(DIALECTS)('user app tokens (%s)', (dialect) => {
     it('a token can revoke itself', async () => {
       const { user, token } = await t.userWithToken();
       const [own] = (await t.services.tokens.listOf(user.id, { number: 1, size: 1 })).items;
-      const res = await t.inject({ method: 'DELETE', url: `/core/users/me/user_app_tokens/${own?.id}`, headers: t.bearer(token) });
+      const res = await t.inject({
+        method: 'DELETE',
+        url: `/core/users/me/user_app_tokens/${own?.id}`,
+        headers: t.bearer(token),
+      });
       expect(res.statusCode).toBe(204);
       expect((await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(token) })).statusCode).toBe(401);
     });
@@ -236,21 +280,55 @@ describe.each(DIALECTS)('user app tokens (%s)', (dialect) => {
 
       const denied = await t.inject({ method: 'DELETE', url, headers: t.bearer(devToken) });
       expect(denied.statusCode).toBe(404);
-      expect((await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(victimToken) })).statusCode).toBe(200);
+      expect(
+        (await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(victimToken) })).statusCode,
+      ).toBe(200);
 
       const ok = await t.inject({ method: 'DELETE', url, headers: t.bearer(adminToken) });
       expect(ok.statusCode).toBe(204);
-      expect((await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(victimToken) })).statusCode).toBe(401);
+      expect(
+        (await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(victimToken) })).statusCode,
+      ).toBe(401);
     });
 
     it("cannot reach another user's token through one's own collection", async () => {
       const { token } = await t.userWithToken();
       const { user: victim, token: victimToken } = await t.userWithToken();
       const [target] = (await t.services.tokens.listOf(victim.id, { number: 1, size: 1 })).items;
-      const res = await t.inject({ method: 'DELETE', url: `/core/users/me/user_app_tokens/${target?.id}`, headers: t.bearer(token) });
+      const res = await t.inject({
+        method: 'DELETE',
+        url: `/core/users/me/user_app_tokens/${target?.id}`,
+        headers: t.bearer(token),
+      });
       expect(res.statusCode).toBe(404);
-      expect((await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(victimToken) })).statusCode).toBe(200);
+      expect(
+        (await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(victimToken) })).statusCode,
+      ).toBe(200);
     });
+  });
+
+  it('creates and uses many tokens through the API without any of them reaching a log or the database', async () => {
+    // The leak check itself runs when the suite closes (see harness.ts): it searches every
+    // captured log line, every table row and the SQLite file for every token seen here.
+    const created: string[] = [];
+    for (let u = 0; u < 3; u++) {
+      const { token } = await t.userWithToken();
+      for (let i = 0; i < 40; i++) {
+        const res = await t.inject({
+          method: 'POST',
+          url: '/core/users/me/user_app_tokens',
+          headers: t.bearer(token),
+          payload: create(`bulk ${u}-${i}`),
+        });
+        expect(res.statusCode).toBe(201);
+        created.push(res.json().data.attributes.token);
+      }
+    }
+    expect(new Set(created).size).toBe(120);
+    for (const token of created) {
+      expect((await t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(token) })).statusCode).toBe(200);
+    }
+    expect(created.every((token) => t.tokens.has(token))).toBe(true);
   });
 
   describe('last_accessed_at', () => {
