@@ -1,5 +1,6 @@
 export { GLOBAL_ROLES } from './access/principal.js';
 export { type AppDeps, buildApp } from './app.js';
+export { generatePassword } from './auth/password.js';
 export { DEFAULT_ADMIN_EMAIL, ensureAdmin } from './bootstrap.js';
 export { type Clock, systemClock } from './clock.js';
 export { type Config, ConfigError, loadConfig } from './config/config.js';

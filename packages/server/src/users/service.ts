@@ -171,6 +171,23 @@ export function createUserService({ db, clock }: UserServiceDeps) {
       return row && toUser(row);
     },
 
+    /** Sets a password with no permission check (the operator CLI) and ends the user's web sessions. */
+    async setPassword(userId: string, password: string): Promise<{ sessions_ended: number }> {
+      if (password.length < 12 || password.length > 1024) {
+        throw new AppError('invalid_request', 'A password must be 12 to 1024 characters long.');
+      }
+      const password_hash = await hashPassword(password);
+      return db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('users')
+          .set({ password_hash, updated_at: clock.now().toISOString() })
+          .where('id', '=', userId)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) throw notFound('user');
+        return { sessions_ended: await deleteSessionsOfUser(trx, userId) };
+      });
+    },
+
     async setRoles(userId: string, roles: readonly string[]): Promise<void> {
       await repo.updateUser(db, userId, {
         roles: JSON.stringify(checkRoles(roles)),
