@@ -163,10 +163,16 @@ describe.each(DIALECTS)('gateway: bearer authentication (%s)', (dialect) => {
       expect(res.status).toBe(400);
       expect(JSON.parse(res.body).errors[0].code).toBe('invalid_request');
 
-      const single = await rawRequest(port, `GET /core/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n`);
+      const single = await rawRequest(
+        port,
+        `GET /core/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n`,
+      );
       expect(single.status).toBe(200);
 
-      const huge = await rawRequest(port, `GET /core/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n`);
+      const huge = await rawRequest(
+        port,
+        `GET /core/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n`,
+      );
       expect(huge.status).toBe(431);
       expect(huge.headers).toContain('application/vnd.api+json');
       expect(JSON.parse(huge.body).errors[0].code).toBe('header_too_large');

@@ -10,14 +10,18 @@ import { JSONAPI_MEDIA_TYPE } from './jsonapi.js';
 export function registerJsonBodies(app: FastifyInstance, bodyLimit: number): void {
   app.removeAllContentTypeParsers();
   const parse = (_request: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
-    if (body.length === 0) return done(new AppError('invalid_json', 'The request body is empty; send a JSON document.'));
+    if (body.length === 0)
+      return done(new AppError('invalid_json', 'The request body is empty; send a JSON document.'));
     try {
       done(null, secureJson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch (err) {
       const poisoned = err instanceof SyntaxError && /prototype/i.test(err.message);
       done(
         poisoned
-          ? new AppError('invalid_request', 'The request body contains a forbidden key such as "__proto__" or "constructor".')
+          ? new AppError(
+              'invalid_request',
+              'The request body contains a forbidden key such as "__proto__" or "constructor".',
+            )
           : new AppError('invalid_json', 'The request body is not valid JSON.'),
       );
     }
