@@ -10,8 +10,9 @@ export async function serve(config: Config): Promise<void> {
   const app = await buildApp(config, { services: runtime.services, ping: runtime.ping });
   const boot = await ensureAdmin(runtime.services, config, async () => (await countUsers(runtime.database.db)) === 0);
   if (boot.kind === 'default_admin') {
-    // Printed to the terminal, never to the log stream, and only on the start that created the user.
-    process.stdout.write(
+    // Printed to standard error, apart from the JSON log lines on standard output, and only on the
+    // start that created the user.
+    process.stderr.write(
       `\nCreated the first admin: ${boot.email}\nOne-time password: ${boot.password}\n` +
         'Sign in and change it, or set GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD before the first start.\n\n',
     );

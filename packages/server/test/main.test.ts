@@ -61,7 +61,7 @@ describe('the built server (npm start)', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-main-'));
     const first = await start({ GATEHOUSE_DATA_DIR: dataDir });
     expect(first.code).toBeNull();
-    const password = /One-time password: (\S+)/.exec(first.stdout)?.[1];
+    const password = /One-time password: (\S+)/.exec(first.stderr)?.[1];
     expect(password).toMatch(/^[A-Za-z0-9]{20}$/);
     const base = addressOf(first.stdout);
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
@@ -72,11 +72,12 @@ describe('the built server (npm start)', () => {
     });
     expect(login.status).toBe(200);
     expect(fs.existsSync(path.join(dataDir, 'gatehouse.sqlite'))).toBe(true);
-    expect(first.stdout.split('\n').filter((l) => l.includes(String(password)))).toHaveLength(1);
+    expect(first.stderr.split('\n').filter((l) => l.includes(String(password)))).toHaveLength(1);
+    expect(first.stdout).not.toContain(String(password));
     expect(await stop(first.child)).toBe(0);
 
     const second = await start({ GATEHOUSE_DATA_DIR: dataDir });
-    expect(second.stdout).not.toContain('One-time password');
+    expect(second.stderr).not.toContain('One-time password');
     await stop(second.child);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });

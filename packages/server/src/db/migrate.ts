@@ -11,10 +11,12 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationRe
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`Migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    const reason = error instanceof Error ? error.message : String(error);
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(
+      failed === undefined ? `Cannot migrate the database: ${reason}` : `Migration ${failed} failed: ${reason}`,
+      { cause: error },
+    );
   }
   return results ?? [];
 }

@@ -76,7 +76,7 @@ export const errorResponses = (...statuses: number[]): Record<number, typeof Err
 
 export const PageQuery = Type.Object({
   'page[number]': Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'Page number, from 1' })),
-  'page[size]': Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: 'Items per page, 1 to 100' })),
+  'page[size]': Type.Optional(Type.String({ pattern: '^([1-9][0-9]?|100)$', description: 'Items per page, 1 to 100' })),
 });
 
 export interface Page {
@@ -90,7 +90,7 @@ export const MAX_PAGE_SIZE = 100;
 export function readPage(query: { 'page[number]'?: string | undefined; 'page[size]'?: string | undefined }): Page {
   const number = query['page[number]'] === undefined ? 1 : Number(query['page[number]']);
   const size = query['page[size]'] === undefined ? DEFAULT_PAGE_SIZE : Number(query['page[size]']);
-  return { number, size: Math.min(size, MAX_PAGE_SIZE) };
+  return { number, size };
 }
 
 export interface Paged<T> {
