@@ -47,7 +47,7 @@ export async function withApp<T>(
 ): Promise<T> {
   const runtime = await openRuntime(loadConfig(env));
   const app = await buildApp(
-    { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600 },
+    { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600, redisUrl: null, trustedProxies: [] },
     { services: runtime.services, ping: runtime.ping, logDestination: { write: () => {} } },
   );
   try {

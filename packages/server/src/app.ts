@@ -4,9 +4,10 @@ import type { Socket } from 'node:net';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { authRoutes } from './auth/routes.js';
+import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/config.js';
 import { AppError } from './errors/app-error.js';
 import { errorHandler, renderError } from './errors/handler.js';
@@ -15,7 +16,10 @@ import { createAuthenticateHook } from './gateway/authenticate.js';
 import { healthRoutes } from './http/health.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { JSONAPI_MEDIA_TYPE } from './http/jsonapi.js';
+import { createMetrics, metricsRoutes } from './http/metrics.js';
 import { createLogger } from './logging.js';
+import { addressKey } from './ratelimit/address.js';
+import { setUpRateLimits } from './ratelimit/setup.js';
 import type { Services } from './services.js';
 import { settingsRoutes } from './settings/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
@@ -31,9 +35,11 @@ export interface AppDeps {
   ping: () => Promise<void>;
   /** Where log lines go; standard output when absent. */
   logDestination?: DestinationStream;
+  /** The rate limiter's time; the system clock when absent. */
+  clock?: Clock;
 }
 
-type AppConfig = Pick<Config, 'logLevel' | 'cookieSecure' | 'sessionTtlSeconds'>;
+type AppConfig = Pick<Config, 'logLevel' | 'cookieSecure' | 'sessionTtlSeconds' | 'redisUrl' | 'trustedProxies'>;
 
 /** Builds the whole HTTP app without listening, so tests can `inject` or listen on port 0. */
 export async function buildApp(config: AppConfig, deps: AppDeps) {
@@ -52,7 +58,21 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 200 },
+    // X-Forwarded-For is believed only from these peers; otherwise the socket address counts.
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const metrics = createMetrics();
+  const { limiter, store } = setUpRateLimits({
+    redisUrl: config.redisUrl,
+    clock: deps.clock ?? systemClock,
+    log: app.log,
+    limited: metrics.rateLimited,
+    fallbacks: metrics.rateLimitFallbacks,
+  });
+  app.addHook('onClose', async () => store.close());
+  const limitAnonymous = async (request: FastifyRequest, reply: FastifyReply) =>
+    limiter.anonymous(reply, addressKey(request.ip));
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
@@ -96,21 +116,26 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   });
 
   await app.register(healthRoutes, { ping: deps.ping });
-  await app.register(authRoutes, {
-    prefix: '/auth',
-    auth: services.auth,
-    users: services.users,
-    cookieSecure: config.cookieSecure,
-    sessionTtlSeconds: config.sessionTtlSeconds,
+  await app.register(metricsRoutes, { registry: metrics.registry });
+  await app.register(async (anonymous) => {
+    anonymous.addHook('onRequest', limitAnonymous);
+    await anonymous.register(authRoutes, {
+      prefix: '/auth',
+      auth: services.auth,
+      users: services.users,
+      cookieSecure: config.cookieSecure,
+      sessionTtlSeconds: config.sessionTtlSeconds,
+    });
   });
 
-  const authenticate = createAuthenticateHook({ tokens: services.tokens, auth: services.auth });
+  const authenticate = createAuthenticateHook({ tokens: services.tokens, auth: services.auth, limiter });
   await app.register(
     async (core) => {
       core.addHook('onRequest', async (request, reply) => {
         reply.type(JSONAPI_MEDIA_TYPE);
         reply.header('api-version', resolveApiVersion(request.headers['api-version']));
-        if (request.routeOptions.config.public !== true) await authenticate(request, reply);
+        if (request.routeOptions.config.public === true) await limitAnonymous(request, reply);
+        else await authenticate(request, reply);
       });
       core.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
         reply.type('application/json').send(app.swagger()),

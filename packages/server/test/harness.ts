@@ -103,16 +103,35 @@ async function dumpTables(db: Kysely<Database>): Promise<string> {
   return parts.join('\n');
 }
 
-export async function startTestApp(dialect: Dialect): Promise<TestApp & { close(): Promise<void> }> {
-  const database = await openTestDatabase(dialect);
-  await migrateToLatest(database.db);
-  const clock = new ManualClock();
+export interface TestAppOptions {
+  redisUrl?: string | null;
+  trustedProxies?: string[];
+  /** Share another test app's database (two nodes of one deployment). */
+  database?: DatabaseHandle & { file: string | null };
+  clock?: ManualClock;
+}
+
+export async function startTestApp(
+  dialect: Dialect,
+  options: TestAppOptions = {},
+): Promise<TestApp & { close(): Promise<void>; database: DatabaseHandle & { file: string | null } }> {
+  const shared = options.database !== undefined;
+  const database = options.database ?? (await openTestDatabase(dialect));
+  if (!shared) await migrateToLatest(database.db);
+  const clock = options.clock ?? new ManualClock();
   const services = createServices({ db: database.db, clock, sessionTtlSeconds: 3600 });
   const logs: string[] = [];
   const app = await buildApp(
-    { logLevel: 'debug', cookieSecure: false, sessionTtlSeconds: 3600 },
+    {
+      logLevel: 'debug',
+      cookieSecure: false,
+      sessionTtlSeconds: 3600,
+      redisUrl: options.redisUrl ?? null,
+      trustedProxies: options.trustedProxies ?? [],
+    },
     {
       services,
+      clock,
       ping: async () => {
         await sql`select 1`.execute(database.db);
       },
@@ -158,8 +177,14 @@ export async function startTestApp(dialect: Dialect): Promise<TestApp & { close(
 
   return {
     ...t,
+    database,
     async close() {
       await app.close();
+      if (shared) {
+        // The owning app checks storage; this one checks its own log lines.
+        for (const token of tokens) expect(logs.join('').includes(token), 'a token appeared in the logs').toBe(false);
+        return;
+      }
       // Rule 3: no token in plaintext in any log line or any stored value.
       const logText = logs.join('');
       const stored = await dumpTables(database.db);

@@ -10,7 +10,7 @@ import { ManualClock, openTestDatabase } from './harness.js';
 async function appOn(database: DatabaseHandle) {
   const services = createServices({ db: database.db, clock: new ManualClock(), sessionTtlSeconds: 3600 });
   const app = await buildApp(
-    { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600 },
+    { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600, redisUrl: null, trustedProxies: [] },
     {
       services,
       ping: async () => {

@@ -67,7 +67,7 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
         data: {
           type: 'instance_settings',
           id: 'instance',
-          attributes: { token_expiry_seconds: null },
+          attributes: { token_expiry_seconds: null, rate_limit_per_minute: 60 },
           links: { self: URL },
         },
       });
@@ -90,7 +90,7 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
           expect(res.body).not.toContain('impact');
           expect(res.body).not.toContain('7200');
         }
-        expect(await t.services.settings.get()).toEqual({ token_expiry_seconds: 7200 });
+        expect(await t.services.settings.get()).toEqual({ token_expiry_seconds: 7200, rate_limit_per_minute: 60 });
       },
     );
 
@@ -102,7 +102,7 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
         expect(res.statusCode).toBe(401);
         expect(errorOf(res).code).toBe('authentication_required');
       }
-      expect(await t.services.settings.get()).toEqual({ token_expiry_seconds: null });
+      expect(await t.services.settings.get()).toEqual({ token_expiry_seconds: null, rate_limit_per_minute: 60 });
     });
   });
 
@@ -115,7 +115,7 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
         data: {
           type: 'instance_settings',
           id: 'instance',
-          attributes: { token_expiry_seconds: 3600 },
+          attributes: { token_expiry_seconds: 3600, rate_limit_per_minute: 60 },
           links: { self: URL },
         },
         meta: { dry_run: false, impact: anyImpact },
@@ -131,7 +131,7 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
       const off = await change(token, expiry(null));
       expect(off.statusCode).toBe(200);
       expect(off.json().data.attributes.token_expiry_seconds).toBeNull();
-      expect(await t.services.settings.get()).toEqual({ token_expiry_seconds: null });
+      expect(await t.services.settings.get()).toEqual({ token_expiry_seconds: null, rate_limit_per_minute: 60 });
     });
 
     it('accepts the bounds: 60 seconds and the maximum', async () => {
@@ -175,7 +175,7 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
       ['a bad value in a dry run', { payload: expiry(59), query: '?dry_run=true' }, 400, 'invalid_request'],
       [
         'an unknown attribute beside a valid one',
-        { payload: jsonApi('instance_settings', { token_expiry_seconds: 3600, rate_limit_per_minute: 1000 }) },
+        { payload: jsonApi('instance_settings', { token_expiry_seconds: 3600, rate_limit_seconds: 1000 }) },
         400,
         'invalid_request',
       ],
@@ -246,7 +246,10 @@ describe.each(DIALECTS)('instance settings (%s)', (dialect) => {
       expectExpired(await me(attributes.token));
       expectExpired(await me(token));
       // Not deleted: turning expiry off brings it back.
-      expect(await t.services.settings.update({ token_expiry_seconds: null })).toEqual({ token_expiry_seconds: null });
+      expect(await t.services.settings.update({ token_expiry_seconds: null })).toEqual({
+        token_expiry_seconds: null,
+        rate_limit_per_minute: 60,
+      });
       expect((await me(attributes.token)).statusCode).toBe(200);
     });
   });

@@ -62,6 +62,7 @@ describe.each(DIALECTS)('users API (%s)', (dialect) => {
           created_at: user.created_at,
           updated_at: user.updated_at,
           archived_at: null,
+          rate_limit_per_minute: null,
         },
         links: { self: `/core/users/${user.id}` },
       });

@@ -8,6 +8,7 @@ export type Permission =
   | 'users:read_any'
   | 'users:manage'
   | 'users:grant_global_admin'
+  | 'users:set_rate_limit'
   | 'tokens:manage_any'
   | 'tokens:create_own'
   | 'instance_settings:manage';
@@ -17,6 +18,7 @@ const GRANTS: Record<GlobalRole, readonly Permission[]> = {
     'users:read_any',
     'users:manage',
     'users:grant_global_admin',
+    'users:set_rate_limit',
     'tokens:manage_any',
     'instance_settings:manage',
   ],

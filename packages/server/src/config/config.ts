@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isProxySpec } from '../ratelimit/address.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -14,6 +15,10 @@ export interface Config {
   /** Send the session cookie with `Secure`; turn on whenever Gatehouse is served over HTTPS. */
   readonly cookieSecure: boolean;
   readonly sessionTtlSeconds: number;
+  /** `redis://…` shares rate limits between nodes; null keeps them in this process. */
+  readonly redisUrl: string | null;
+  /** Peers whose X-Forwarded-For is believed: addresses, CIDR ranges or loopback/linklocal/uniquelocal. */
+  readonly trustedProxies: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -84,6 +89,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cookieSecure = bool('GATEHOUSE_COOKIE_SECURE', false);
   const sessionTtlSeconds = int('GATEHOUSE_SESSION_TTL_SECONDS', 12 * 3600, 60, 30 * 24 * 3600);
 
+  const redisUrl = value('REDIS_URL') ?? null;
+  if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL (leave it unset for in-memory limits)');
+  }
+  const trustedProxies = (value('GATEHOUSE_TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const badProxies = trustedProxies.filter((s) => !isProxySpec(s));
+  if (badProxies.length > 0) {
+    problems.push(
+      `GATEHOUSE_TRUSTED_PROXIES must list addresses or CIDR ranges, comma-separated; not understood: ${badProxies.join(', ')}`,
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     host,
@@ -95,5 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel ?? 'info',
     cookieSecure,
     sessionTtlSeconds,
+    redisUrl,
+    trustedProxies: Object.freeze(trustedProxies),
   });
 }

@@ -1,10 +1,12 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kysely';
 import * as initial from './migrations/2026-12-03-initial.js';
+import * as rateLimits from './migrations/2026-12-03-rate-limits.js';
 import type { Database } from './schema.js';
 
 /** Migrations in order, named by date. Listed here so the build needs no file-system scan. */
 const migrations: Record<string, Migration> = {
   '2026-12-03-initial': initial,
+  '2026-12-03-rate-limits': rateLimits,
 };
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationResult[]> {

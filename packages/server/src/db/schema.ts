@@ -24,6 +24,8 @@ export interface UsersTable {
   created_at: string;
   updated_at: string;
   archived_at: string | null;
+  /** Requests per minute for this user; null means the instance default. */
+  rate_limit_per_minute: number | null;
 }
 
 export interface UserAppTokensTable {

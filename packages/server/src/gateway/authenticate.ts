@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../access/principal.js';
 import { type AuthService, CSRF_HEADER, SESSION_COOKIE } from '../auth/service.js';
 import { AppError } from '../errors/app-error.js';
+import { addressKey } from '../ratelimit/address.js';
+import { type RateLimiter, SESSION_LIMIT_PER_MINUTE } from '../ratelimit/limiter.js';
 import type { TokenRejection, TokenService } from '../tokens/service.js';
 import { readCredentials } from './authorization.js';
 import { unavailable } from './unavailable.js';
@@ -19,33 +21,54 @@ const REJECTION_DETAIL: Record<Exclude<TokenRejection, 'not_developer'>, string>
 export interface AuthenticateDeps {
   tokens: Pick<TokenService, 'authenticate'>;
   auth: Pick<AuthService, 'resolveSession' | 'checkCsrf'>;
+  limiter: RateLimiter;
 }
+
+interface Identified {
+  principal: Principal;
+  rateLimitPerMinute: number;
+}
+
+/** Failures that look like guessing or probing, counted per client address. */
+const PROBING = new Set<AppError['code']>(['invalid_token', 'authentication_required', 'invalid_request']);
 
 /**
  * The gateway's authentication hook: turns a bearer token or a session cookie into the
  * request's `Principal`. Any failure to reach storage is a 503: it never lets a request through
  * and never tells a valid token that it is invalid.
  */
-export function createAuthenticateHook({ tokens, auth }: AuthenticateDeps) {
-  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const credentials = readCredentials(request.raw, request.query);
-    if (credentials.kind === 'bearer') {
-      request.principal = await bearer(request, credentials.token);
-      return;
+export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDeps) {
+  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const address = addressKey(request.ip);
+    // An address that keeps failing is refused before any look-up, and never touches a user's quota.
+    await limiter.ensureNotBlocked(reply, address);
+    let identified: Identified;
+    try {
+      identified = await identify(request);
+    } catch (err) {
+      if (err instanceof AppError && PROBING.has(err.code)) await limiter.recordFailedAuth(address);
+      throw err;
     }
+    request.principal = identified.principal;
+    const viaSession = identified.principal.sessionId !== null;
+    await limiter.user(reply, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
+  };
+
+  async function identify(request: FastifyRequest): Promise<Identified> {
+    const credentials = readCredentials(request.raw, request.query);
+    if (credentials.kind === 'bearer') return bearer(request, credentials.token);
     const sessionSecret = request.cookies[SESSION_COOKIE];
     if (sessionSecret !== undefined && sessionSecret !== '') {
-      request.principal = await session(request, sessionSecret);
-      return;
+      return { principal: await session(request, sessionSecret), rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
     }
     throw new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".', {
       headers: { 'www-authenticate': CHALLENGE },
     });
-  };
+  }
 
-  async function bearer(request: FastifyRequest, token: string): Promise<Principal> {
+  async function bearer(request: FastifyRequest, token: string): Promise<Identified> {
     const result = await tokens.authenticate(token, request.ip).catch(unavailable);
-    if ('principal' in result) return result.principal;
+    if ('principal' in result) return result;
     const log = { auth_failure: result.rejection, token_id: result.tokenId ?? null };
     if (result.rejection === 'not_developer') {
       throw new AppError(

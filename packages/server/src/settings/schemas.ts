@@ -1,6 +1,12 @@
 import { Type } from 'typebox';
 import { requestDocument, resourceSchema, singleDocument, singleDocumentWithMeta } from '../http/jsonapi.js';
-import { type InstanceSettings, MAX_TOKEN_EXPIRY_SECONDS, MIN_TOKEN_EXPIRY_SECONDS } from './service.js';
+import {
+  type InstanceSettings,
+  MAX_RATE_LIMIT_PER_MINUTE,
+  MAX_TOKEN_EXPIRY_SECONDS,
+  MIN_RATE_LIMIT_PER_MINUTE,
+  MIN_TOKEN_EXPIRY_SECONDS,
+} from './service.js';
 
 export const SETTINGS_TYPE = 'instance_settings';
 export const SETTINGS_ID = 'instance';
@@ -12,7 +18,16 @@ const TokenExpiry = Type.Union(
   },
 );
 
-export const SettingsResource = resourceSchema(SETTINGS_TYPE, Type.Object({ token_expiry_seconds: TokenExpiry }));
+export const RateLimit = Type.Integer({
+  minimum: MIN_RATE_LIMIT_PER_MINUTE,
+  maximum: MAX_RATE_LIMIT_PER_MINUTE,
+  description: "Requests a minute per user, shared by all of the user's tokens; 60 by default",
+});
+
+export const SettingsResource = resourceSchema(
+  SETTINGS_TYPE,
+  Type.Object({ token_expiry_seconds: TokenExpiry, rate_limit_per_minute: RateLimit }),
+);
 
 const Impact = Type.Object({
   tokens_expiring_now: Type.Integer(),
@@ -28,7 +43,10 @@ export const SettingsUpdateDocument = singleDocumentWithMeta(
 );
 
 export const UpdateSettingsBody = requestDocument(
-  Type.Object({ token_expiry_seconds: Type.Optional(TokenExpiry) }, { additionalProperties: false }),
+  Type.Object(
+    { token_expiry_seconds: Type.Optional(TokenExpiry), rate_limit_per_minute: Type.Optional(RateLimit) },
+    { additionalProperties: false },
+  ),
 );
 
 export const UpdateSettingsQuery = Type.Object({

@@ -10,9 +10,17 @@ import { readSettings, writeSetting } from './repository.js';
 export interface InstanceSettings {
   /** Lifetime of every token from its creation, in seconds; null means tokens do not expire. */
   token_expiry_seconds: number | null;
+  /** Requests a minute per user, shared by all of the user's tokens, unless the user has its own. */
+  rate_limit_per_minute: number;
 }
 
-export const DEFAULT_SETTINGS: Readonly<InstanceSettings> = Object.freeze({ token_expiry_seconds: null });
+export const DEFAULT_SETTINGS: Readonly<InstanceSettings> = Object.freeze({
+  token_expiry_seconds: null,
+  rate_limit_per_minute: 60,
+});
+
+export const MIN_RATE_LIMIT_PER_MINUTE = 1;
+export const MAX_RATE_LIMIT_PER_MINUTE = 100_000;
 
 export const MIN_TOKEN_EXPIRY_SECONDS = 60;
 export const MAX_TOKEN_EXPIRY_SECONDS = 10 * 366 * 24 * 3600;
@@ -31,8 +39,12 @@ type SettingKey = keyof InstanceSettings;
 
 /** Parses a setting from text (the CLI) with the same rules the API's schema enforces. */
 export function parseSettingValue(key: string, raw: string): InstanceSettings[SettingKey] {
+  if (key === 'rate_limit_per_minute') return parseRateLimit(key, raw, false) as number;
   if (key !== 'token_expiry_seconds') {
-    throw new AppError('invalid_request', `Unknown setting "${key}". Known settings: token_expiry_seconds.`);
+    throw new AppError(
+      'invalid_request',
+      `Unknown setting "${key}". Known settings: ${Object.keys(DEFAULT_SETTINGS).join(', ')}.`,
+    );
   }
   if (['null', 'off', 'none'].includes(raw.toLowerCase())) return null;
   const n = Number(raw);
@@ -40,6 +52,19 @@ export function parseSettingValue(key: string, raw: string): InstanceSettings[Se
     throw new AppError(
       'invalid_request',
       `token_expiry_seconds must be "null" (off) or a whole number of seconds from ${MIN_TOKEN_EXPIRY_SECONDS} to ${MAX_TOKEN_EXPIRY_SECONDS}.`,
+    );
+  }
+  return n;
+}
+
+/** Parses a requests-per-minute limit from text; with `nullable`, "default" means no override. */
+export function parseRateLimit(name: string, raw: string, nullable: boolean): number | null {
+  if (nullable && ['null', 'default', 'none'].includes(raw.toLowerCase())) return null;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < MIN_RATE_LIMIT_PER_MINUTE || n > MAX_RATE_LIMIT_PER_MINUTE) {
+    throw new AppError(
+      'invalid_request',
+      `${name} must be ${nullable ? '"default" or ' : ''}a whole number of requests per minute from ${MIN_RATE_LIMIT_PER_MINUTE} to ${MAX_RATE_LIMIT_PER_MINUTE}.`,
     );
   }
   return n;
@@ -56,7 +81,11 @@ export function createSettingsService({ db, clock }: SettingsServiceDeps) {
   async function get(): Promise<InstanceSettings> {
     const stored = await readSettings(db);
     const expiry = stored.get('token_expiry_seconds');
-    return { token_expiry_seconds: typeof expiry === 'number' ? expiry : DEFAULT_SETTINGS.token_expiry_seconds };
+    const rateLimit = stored.get('rate_limit_per_minute');
+    return {
+      token_expiry_seconds: typeof expiry === 'number' ? expiry : DEFAULT_SETTINGS.token_expiry_seconds,
+      rate_limit_per_minute: typeof rateLimit === 'number' ? rateLimit : DEFAULT_SETTINGS.rate_limit_per_minute,
+    };
   }
 
   /**

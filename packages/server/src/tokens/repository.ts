@@ -68,7 +68,15 @@ export async function findCredentialByHash(db: Kysely<Database>, tokenHash: stri
   return db
     .selectFrom('user_app_tokens as t')
     .innerJoin('users as u', 'u.id', 't.user_id')
-    .select(['t.id as token_id', 't.user_id', 't.created_at', 't.last_accessed_at', 'u.roles', 'u.archived_at'])
+    .select([
+      't.id as token_id',
+      't.user_id',
+      't.created_at',
+      't.last_accessed_at',
+      'u.roles',
+      'u.archived_at',
+      'u.rate_limit_per_minute',
+    ])
     .where('t.token_hash', '=', tokenHash)
     .executeTakeFirst();
 }

@@ -139,9 +139,9 @@ export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
     async authenticate(
       token: string,
       ip: string,
-    ): Promise<{ principal: Principal } | { rejection: TokenRejection; tokenId?: string }> {
+    ): Promise<{ principal: Principal; rateLimitPerMinute: number } | { rejection: TokenRejection; tokenId?: string }> {
       if (!TOKEN_PATTERN.test(token)) return { rejection: 'malformed' };
-      const [row, { token_expiry_seconds }] = await Promise.all([
+      const [row, { token_expiry_seconds, rate_limit_per_minute }] = await Promise.all([
         repo.findCredentialByHash(db, hashToken(token)),
         settings.get(),
       ]);
@@ -157,7 +157,10 @@ export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
       if (row.last_accessed_at === null || row.last_accessed_at <= notSince) {
         await repo.touchToken(db, row.token_id, now.toISOString(), ip, notSince);
       }
-      return { principal: { userId: row.user_id, roles, tokenId: row.token_id, sessionId: null } };
+      return {
+        principal: { userId: row.user_id, roles, tokenId: row.token_id, sessionId: null },
+        rateLimitPerMinute: row.rate_limit_per_minute ?? rate_limit_per_minute,
+      };
     },
   };
 }

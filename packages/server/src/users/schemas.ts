@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { GLOBAL_ROLES } from '../access/principal.js';
 import { collectionDocument, PageQuery, requestDocument, resourceSchema, singleDocument } from '../http/jsonapi.js';
+import { RateLimit } from '../settings/schemas.js';
 import type { User } from './service.js';
 
 export const USER_TYPE = 'user';
@@ -10,6 +11,9 @@ const Role = Type.Union([Type.Literal('global_admin'), Type.Literal('global_user
 });
 const Name = Type.String({ maxLength: 100 });
 const Timestamp = Type.String({ format: 'date-time' });
+const RateLimitOverride = Type.Union([RateLimit, Type.Null()], {
+  description: "This user's requests per minute, for bulk work (global_admin only); null means the instance default",
+});
 
 export const UserResource = resourceSchema(
   USER_TYPE,
@@ -21,6 +25,7 @@ export const UserResource = resourceSchema(
     created_at: Timestamp,
     updated_at: Timestamp,
     archived_at: Type.Union([Timestamp, Type.Null()]),
+    rate_limit_per_minute: RateLimitOverride,
   }),
 );
 
@@ -56,6 +61,7 @@ export const UpdateUserBody = requestDocument(
       first_name: Type.Optional(Name),
       last_name: Type.Optional(Name),
       roles: Type.Optional(Type.Array(Role, { maxItems: 10 })),
+      rate_limit_per_minute: Type.Optional(RateLimitOverride),
     },
     { additionalProperties: false, minProperties: 1 },
   ),

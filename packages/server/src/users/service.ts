@@ -5,7 +5,7 @@ import { type GlobalRole, isGlobalRole, type Principal } from '../access/princip
 import { hashPassword } from '../auth/password.js';
 import { deleteSessionsOfUser } from '../auth/repository.js';
 import type { Clock } from '../clock.js';
-import type { Database, UserRow } from '../db/schema.js';
+import type { Database, UserRow, UserUpdate } from '../db/schema.js';
 import { AppError, notFound } from '../errors/app-error.js';
 import type { Page, Paged } from '../http/jsonapi.js';
 import { deleteTokensOfUser } from '../tokens/repository.js';
@@ -19,6 +19,8 @@ export interface UserAttributes {
   created_at: string;
   updated_at: string;
   archived_at: string | null;
+  /** This user's own requests-per-minute limit; null means the instance default. */
+  rate_limit_per_minute: number | null;
 }
 
 export interface User extends UserAttributes {
@@ -37,6 +39,7 @@ export interface UserChanges {
   first_name?: string | undefined;
   last_name?: string | undefined;
   roles?: readonly string[] | undefined;
+  rate_limit_per_minute?: number | null | undefined;
 }
 
 /** Roles as stored: a JSON array, filtered so a hand-edited row can never grant an unknown role. */
@@ -68,6 +71,7 @@ export const toUser = (row: UserRow): User => ({
   created_at: row.created_at,
   updated_at: row.updated_at,
   archived_at: row.archived_at,
+  rate_limit_per_minute: row.rate_limit_per_minute,
 });
 
 export interface UserServiceDeps {
@@ -136,6 +140,7 @@ export function createUserService({ db, clock }: UserServiceDeps) {
       created_at: now,
       updated_at: now,
       archived_at: null,
+      rate_limit_per_minute: null,
     };
     try {
       await repo.insertUser(db, row);
@@ -188,6 +193,11 @@ export function createUserService({ db, clock }: UserServiceDeps) {
       });
     },
 
+    /** Sets or clears (null) a user's own limit with no permission check: for the operator CLI. */
+    async setRateLimit(userId: string, limit: number | null): Promise<void> {
+      await repo.updateUser(db, userId, { rate_limit_per_minute: limit, updated_at: clock.now().toISOString() });
+    },
+
     async setRoles(userId: string, roles: readonly string[]): Promise<void> {
       await repo.updateUser(db, userId, {
         roles: JSON.stringify(checkRoles(roles)),
@@ -217,9 +227,16 @@ export function createUserService({ db, clock }: UserServiceDeps) {
 
     async update(principal: Principal, id: string, changes: UserChanges): Promise<User> {
       const userId = resolveId(principal, id);
-      const onlyOwnNames = userId === principal.userId && changes.roles === undefined;
+      const onlyOwnNames =
+        userId === principal.userId && changes.roles === undefined && changes.rate_limit_per_minute === undefined;
       const row = onlyOwnNames ? await visibleUser(principal, id) : await managedUser(principal, id);
-      const update: Record<string, string> = { updated_at: clock.now().toISOString() };
+      const update: UserUpdate = { updated_at: clock.now().toISOString() };
+      if (changes.rate_limit_per_minute !== undefined) {
+        if (!can(principal, 'users:set_rate_limit')) {
+          throw new AppError('insufficient_scope', "Changing a user's rate limit needs the global_admin role.");
+        }
+        update.rate_limit_per_minute = changes.rate_limit_per_minute;
+      }
       if (changes.first_name !== undefined) update.first_name = changes.first_name;
       if (changes.last_name !== undefined) update.last_name = changes.last_name;
       if (changes.roles !== undefined) {
@@ -228,7 +245,7 @@ export function createUserService({ db, clock }: UserServiceDeps) {
         update.roles = JSON.stringify(roles);
       }
       await repo.updateUser(db, row.id, update);
-      return toUser({ ...row, ...update });
+      return toUser({ ...row, ...update } as UserRow);
     },
 
     async archive(principal: Principal, id: string): Promise<User> {

@@ -1,0 +1,79 @@
+import type { FastifyReply } from 'fastify';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors/app-error.js';
+import type { Decision, RateLimitStore } from './store.js';
+
+export const WINDOW_SECONDS = 60;
+const WINDOW_MS = WINDOW_SECONDS * 1000;
+
+/** A web session's own allowance, so pages that fire several requests stay usable. */
+export const SESSION_LIMIT_PER_MINUTE = 600;
+/** Requests that fail authentication, per client address (IPv6 by /64). */
+export const FAILED_AUTH_LIMIT_PER_MINUTE = 30;
+/** Sign-in, the OpenAPI document and other endpoints that need no credentials, per client address. */
+export const ANONYMOUS_LIMIT_PER_MINUTE = 120;
+
+export type Policy = 'default' | 'session' | 'failed_auth' | 'anonymous';
+
+export interface RateLimiterDeps {
+  store: RateLimitStore;
+  clock: Clock;
+  onLimited?: (policy: Policy) => void;
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) {
+  const now = () => clock.now().getTime();
+
+  function refuse(policy: Policy, decision: Decision, reply: FastifyReply, what: string): AppError {
+    onLimited?.(policy);
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    setHeaders(reply, policy, decision);
+    return new AppError(
+      'too_many_requests',
+      `Rate limit of ${decision.limit} ${what} per ${WINDOW_SECONDS} seconds reached; retry in ${seconds} seconds.`,
+      { headers: { 'retry-after': String(seconds) }, log: { policy, limit: decision.limit } },
+    );
+  }
+
+  return {
+    /** Counts an authenticated request against its user's limit; throws 429 when over it. */
+    async user(reply: FastifyReply, userId: string, viaSession: boolean, limit: number): Promise<void> {
+      const policy: Policy = viaSession ? 'session' : 'default';
+      const decision = await store.hit(`${policy}:${userId}`, limit, WINDOW_MS, now());
+      if (!decision.allowed) throw refuse(policy, decision, reply, 'requests');
+      setHeaders(reply, policy, decision);
+    },
+
+    /** Refuses an address that has failed authentication too often, before any look-up. */
+    async ensureNotBlocked(reply: FastifyReply, address: string): Promise<void> {
+      const decision = await store.peek(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
+      if (!decision.allowed) throw refuse('failed_auth', decision, reply, 'failed authentications');
+    },
+
+    async recordFailedAuth(address: string): Promise<void> {
+      await store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
+    },
+
+    /** Counts a request to an endpoint that needs no credentials. */
+    async anonymous(reply: FastifyReply, address: string): Promise<void> {
+      const decision = await store.hit(`anonymous:${address}`, ANONYMOUS_LIMIT_PER_MINUTE, WINDOW_MS, now());
+      if (!decision.allowed) throw refuse('anonymous', decision, reply, 'requests');
+      setHeaders(reply, 'anonymous', decision);
+    },
+  };
+}
+
+/**
+ * Both header styles: the IETF draft's structured fields (RateLimit-Policy, RateLimit) and the
+ * widely used X-RateLimit-*; Reset is in seconds from now, like the draft's `t`.
+ */
+export function setHeaders(reply: FastifyReply, policy: Policy, decision: Decision): void {
+  const reset = Math.ceil(decision.resetMs / 1000);
+  reply.header('ratelimit-policy', `"${policy}";q=${decision.limit};w=${WINDOW_SECONDS}`);
+  reply.header('ratelimit', `"${policy}";r=${decision.remaining};t=${reset}`);
+  reply.header('x-ratelimit-limit', String(decision.limit));
+  reply.header('x-ratelimit-remaining', String(decision.remaining));
+  reply.header('x-ratelimit-reset', String(reset));
+}

@@ -1,0 +1,69 @@
+import { type Decision, decide, type RateLimitStore } from './store.js';
+
+interface Log {
+  /** Accepted request times, oldest first; entries before `head` are expired. */
+  times: number[];
+  head: number;
+}
+
+/** The in-process store: one node, no dependencies. Idle keys are swept once a minute. */
+export class MemoryStore implements RateLimitStore {
+  private readonly logs = new Map<string, Log>();
+  private readonly sweeper: NodeJS.Timeout;
+  private lastWindowMs = 60_000;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  private trimmed(key: string, windowMs: number, nowMs: number): Log {
+    this.lastWindowMs = windowMs;
+    let log = this.logs.get(key);
+    if (log === undefined) {
+      log = { times: [], head: 0 };
+      this.logs.set(key, log);
+    }
+    const cutoff = nowMs - windowMs;
+    while (log.head < log.times.length && (log.times[log.head] as number) <= cutoff) log.head++;
+    if (log.head > 64 && log.head * 2 > log.times.length) {
+      log.times = log.times.slice(log.head);
+      log.head = 0;
+    }
+    return log;
+  }
+
+  async hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+    const log = this.trimmed(key, windowMs, nowMs);
+    const count = log.times.length - log.head;
+    const allowed = count < limit;
+    if (allowed) log.times.push(nowMs);
+    const oldest = log.times[log.head] ?? null;
+    return decide(allowed, allowed ? count + 1 : count, oldest, limit, windowMs, nowMs);
+  }
+
+  async peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+    if (!this.logs.has(key)) return decide(true, 0, null, limit, windowMs, nowMs);
+    const log = this.trimmed(key, windowMs, nowMs);
+    const count = log.times.length - log.head;
+    return decide(count < limit, count, log.times[log.head] ?? null, limit, windowMs, nowMs);
+  }
+
+  /** Drops keys whose every request has left the window. */
+  sweep(): void {
+    const cutoff = this.now() - this.lastWindowMs;
+    for (const [key, log] of this.logs) {
+      const newest = log.times[log.times.length - 1];
+      if (newest === undefined || newest <= cutoff) this.logs.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.logs.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.logs.clear();
+  }
+}

@@ -1,0 +1,30 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Counter } from 'prom-client';
+import type { Clock } from '../clock.js';
+import { FallbackStore } from './fallback-store.js';
+import { createRateLimiter, type Policy, type RateLimiter } from './limiter.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore } from './redis-store.js';
+import type { RateLimitStore } from './store.js';
+
+export interface RateLimitSetup {
+  limiter: RateLimiter;
+  store: RateLimitStore;
+}
+
+export interface RateLimitSetupDeps {
+  redisUrl: string | null;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  limited: Counter<'policy'>;
+  fallbacks: Counter;
+}
+
+/** In memory for one node; Redis (with a per-node fallback) when REDIS_URL is set. */
+export function setUpRateLimits({ redisUrl, clock, log, limited, fallbacks }: RateLimitSetupDeps): RateLimitSetup {
+  const memory = new MemoryStore(() => clock.now().getTime());
+  const store =
+    redisUrl === null ? memory : new FallbackStore(new RedisStore(redisUrl), memory, log, () => fallbacks.inc());
+  const limiter = createRateLimiter({ store, clock, onLimited: (policy: Policy) => limited.inc({ policy }) });
+  return { limiter, store };
+}

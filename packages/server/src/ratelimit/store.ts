@@ -1,0 +1,43 @@
+/**
+ * Rate-limit stores keep a sliding log: the time of every accepted request within the last
+ * window. A request is accepted while fewer than `limit` requests were accepted in the
+ * `windowMs` before it, so no window of that length, wherever it starts, ever holds more
+ * than `limit` accepted requests. See docs/adr/0005-rate-limit-algorithm.md.
+ */
+export interface Decision {
+  allowed: boolean;
+  limit: number;
+  /** Requests still allowed right now; never negative. */
+  remaining: number;
+  /** Milliseconds until the oldest counted request leaves the window (0 when none is counted). */
+  resetMs: number;
+  /** Milliseconds to wait before a request would be accepted; 0 when allowed. */
+  retryAfterMs: number;
+}
+
+export interface RateLimitStore {
+  /** Counts one request against `key` if it fits, and reports the state either way. */
+  hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
+  /** Reports the state without counting. */
+  peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
+  close(): Promise<void>;
+}
+
+/** The decision for a log whose oldest counted request is at `oldestMs` (null when empty). */
+export function decide(
+  allowed: boolean,
+  count: number,
+  oldestMs: number | null,
+  limit: number,
+  windowMs: number,
+  nowMs: number,
+): Decision {
+  const resetMs = oldestMs === null ? 0 : Math.max(0, oldestMs + windowMs - nowMs);
+  return {
+    allowed,
+    limit,
+    remaining: Math.max(0, limit - count),
+    resetMs,
+    retryAfterMs: allowed ? 0 : Math.max(1, resetMs),
+  };
+}
