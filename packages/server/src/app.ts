@@ -63,7 +63,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const metrics = createMetrics();
-  const { limiter, store } = setUpRateLimits({
+  const { limiter, store, ready } = setUpRateLimits({
     redisUrl: config.redisUrl,
     clock: deps.clock ?? systemClock,
     log: app.log,
@@ -71,6 +71,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     fallbacks: metrics.rateLimitFallbacks,
   });
   app.addHook('onClose', async () => store.close());
+  if (!(await ready(2000))) app.log.error('Redis is not reachable yet; rate limits are per node until it is');
   const limitAnonymous = async (request: FastifyRequest, reply: FastifyReply) =>
     limiter.anonymous(reply, addressKey(request.ip));
 

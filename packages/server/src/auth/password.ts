@@ -25,8 +25,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || salt === undefined || key === undefined) return false;
   const expected = Buffer.from(key, 'base64');
-  const actual = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  // A malformed stored hash (e.g. a cost that is not a power of two) is a failed check, not a crash.
+  const actual = await derive(password, Buffer.from(salt, 'base64'), {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  }).catch(() => null);
+  return actual !== null && actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 /** Spends the same time as a real check, so a missing account cannot be told from a wrong password. */
@@ -37,13 +42,15 @@ export async function verifyAgainstNothing(password: string): Promise<false> {
   return false;
 }
 
-/** A readable one-time password for the first admin: 20 characters from a 56-letter alphabet (~116 bits). */
+/** A readable one-time password for the first admin: 20 characters from a 57-letter alphabet (~116 bits). */
 export function generatePassword(): string {
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  // Bytes at or above the largest multiple of the alphabet's size are skipped, so every letter is equally likely.
+  const limit = 256 - (256 % alphabet.length);
   const bytes = randomBytes(40);
   let out = '';
   for (const b of bytes) {
-    if (b < 224) out += alphabet[b % 56];
+    if (b < limit) out += alphabet[b % alphabet.length];
     if (out.length === 20) break;
   }
   return out.length === 20 ? out : generatePassword();

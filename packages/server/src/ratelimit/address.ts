@@ -22,7 +22,10 @@ const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
 /** True for what Fastify's trustProxy list accepts: an address, a CIDR range or a keyword. */
 export function isProxySpec(spec: string): boolean {
   if (PROXY_KEYWORDS.has(spec)) return true;
-  if (ipaddr.isValid(spec)) return true;
+  const [address = '', bits, ...rest] = spec.split('/');
+  const strict = ipaddr.IPv4.isValidFourPartDecimal(address) || ipaddr.IPv6.isValid(address);
+  if (!strict || rest.length > 0) return false;
+  if (bits === undefined) return true;
   try {
     ipaddr.parseCIDR(spec);
     return true;

@@ -62,6 +62,22 @@ export class RedisStore implements RateLimitStore {
     return decide(allowed === 1, n, oldest === -1 ? null : oldest, limit, windowMs, nowMs);
   }
 
+  /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
   hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
     return this.run(key, limit, windowMs, nowMs, true);
   }

@@ -10,6 +10,8 @@ import type { RateLimitStore } from './store.js';
 export interface RateLimitSetup {
   limiter: RateLimiter;
   store: RateLimitStore;
+  /** Waits (briefly) for the shared store, so a fresh node starts on shared limits. */
+  ready: (timeoutMs: number) => Promise<boolean>;
 }
 
 export interface RateLimitSetupDeps {
@@ -23,8 +25,8 @@ export interface RateLimitSetupDeps {
 /** In memory for one node; Redis (with a per-node fallback) when REDIS_URL is set. */
 export function setUpRateLimits({ redisUrl, clock, log, limited, fallbacks }: RateLimitSetupDeps): RateLimitSetup {
   const memory = new MemoryStore(() => clock.now().getTime());
-  const store =
-    redisUrl === null ? memory : new FallbackStore(new RedisStore(redisUrl), memory, log, () => fallbacks.inc());
+  const redis = redisUrl === null ? null : new RedisStore(redisUrl);
+  const store = redis === null ? memory : new FallbackStore(redis, memory, log, () => fallbacks.inc());
   const limiter = createRateLimiter({ store, clock, onLimited: (policy: Policy) => limited.inc({ policy }) });
-  return { limiter, store };
+  return { limiter, store, ready: async (timeoutMs) => (redis === null ? true : redis.ready(timeoutMs)) };
 }
