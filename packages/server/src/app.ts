@@ -126,6 +126,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
       users: services.users,
       cookieSecure: config.cookieSecure,
       sessionTtlSeconds: config.sessionTtlSeconds,
+      limiter,
     });
   });
 

@@ -59,8 +59,32 @@ describe.skipIf(REDIS_URL === undefined)('rate limits shared through Redis', () 
     }
   });
 
+  it('counts failed sign-ins across nodes', async () => {
+    const a = await startTestApp('sqlite', { redisUrl: REDIS_URL });
+    const b = await startTestApp('sqlite', { redisUrl: REDIS_URL, database: a.database, clock: a.clock });
+    try {
+      const password = 'the right password for this';
+      const user = await a.createUser(['developer'], { password });
+      const login = (node: typeof a, pw: string) =>
+        node.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: user.email, password: pw },
+          remoteAddress: `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`,
+        });
+      for (let i = 0; i < 5; i++) expect((await login(i % 2 === 0 ? a : b, 'wrong password')).statusCode).toBe(401);
+      const blocked = await login(b, password);
+      expect(blocked.statusCode).toBe(429);
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(800);
+      expect((await login(a, password)).statusCode).toBe(429);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
   it('falls back to per-node limits while Redis is down, then recovers by itself', async () => {
-    const port = 40_000 + randomInt(20_000);
+    const port = 30_000 + randomInt(9_000);
     let redis = await startRedis(port);
     const t = await startTestApp('sqlite', { redisUrl: `redis://127.0.0.1:${port}` });
     try {

@@ -2,6 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors/app-error.js';
 import { errorResponses } from '../http/jsonapi.js';
+import { addressKey } from '../ratelimit/address.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
+import { normalizeEmail } from '../users/repository.js';
 import { UserResource, userResource } from '../users/schemas.js';
 import type { UserService } from '../users/service.js';
 import { type AuthService, CSRF_HEADER, csrfTokenFor, SESSION_COOKIE } from './service.js';
@@ -26,11 +29,12 @@ export interface AuthRoutesOptions {
   users: UserService;
   cookieSecure: boolean;
   sessionTtlSeconds: number;
+  limiter: Pick<RateLimiter, 'ensureLoginAllowed' | 'recordLoginFailure' | 'clearLoginFailures'>;
 }
 
 /** Cookie sessions for the web app. The cookie is HttpOnly and SameSite=Lax; writes also need the CSRF token. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
-  const { auth, users, cookieSecure, sessionTtlSeconds } = options;
+  const { auth, users, cookieSecure, sessionTtlSeconds, limiter } = options;
   const cookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: cookieSecure };
 
   app.post(
@@ -45,7 +49,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request, reply) => {
-      const signedIn = await auth.login(request.body.email, request.body.password, request.ip);
+      const account = normalizeEmail(request.body.email);
+      const address = addressKey(request.ip);
+      await limiter.ensureLoginAllowed(account, address);
+      const signedIn = await auth.login(account, request.body.password).catch(async (err: unknown) => {
+        if (err instanceof AppError && err.code === 'invalid_credentials')
+          await limiter.recordLoginFailure(account, address);
+        throw err;
+      });
+      await limiter.clearLoginFailures(account);
       return reply
         .setCookie(SESSION_COOKIE, signedIn.sessionSecret, { ...cookie, maxAge: sessionTtlSeconds })
         .header('cache-control', 'no-store')

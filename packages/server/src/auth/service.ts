@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal } from '../access/principal.js';
 import { addSeconds, type Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
@@ -12,11 +11,6 @@ import * as repo from './repository.js';
 
 export const SESSION_COOKIE = 'gatehouse_session';
 export const CSRF_HEADER = 'x-csrf-token';
-
-/** Failed sign-ins allowed before the account, or the address, must wait. */
-export const LOGIN_FAILURES_PER_ACCOUNT = 5;
-export const LOGIN_FAILURES_PER_ADDRESS = 20;
-export const LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60;
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
 
@@ -39,59 +33,18 @@ export interface SignedIn {
 export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService({ db, clock, sessionTtlSeconds }: AuthServiceDeps) {
-  const perAccount = new RateLimiterMemory({
-    keyPrefix: 'login_account',
-    points: LOGIN_FAILURES_PER_ACCOUNT,
-    duration: LOGIN_FAILURE_WINDOW_SECONDS,
-  });
-  const perAddress = new RateLimiterMemory({
-    keyPrefix: 'login_address',
-    points: LOGIN_FAILURES_PER_ADDRESS,
-    duration: LOGIN_FAILURE_WINDOW_SECONDS,
-  });
-
-  const tooMany = (msBeforeNext: number): AppError => {
-    const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
-    return new AppError('too_many_requests', `Too many failed sign-ins; try again in ${seconds} seconds.`, {
-      headers: { 'retry-after': String(seconds) },
-    });
-  };
-
-  async function ensureNotBlocked(account: string, address: string): Promise<void> {
-    const [a, b] = await Promise.all([perAccount.get(account), perAddress.get(address)]);
-    for (const [res, limit] of [
-      [a, LOGIN_FAILURES_PER_ACCOUNT],
-      [b, LOGIN_FAILURES_PER_ADDRESS],
-    ] as const) {
-      if (res !== null && res.consumedPoints >= limit) throw tooMany(res.msBeforeNext);
-    }
-  }
-
-  async function recordFailure(account: string, address: string): Promise<void> {
-    for (const [limiter, key] of [
-      [perAccount, account],
-      [perAddress, address],
-    ] as const) {
-      await limiter.consume(key).catch((res: unknown) => {
-        if (!(res instanceof RateLimiterRes)) throw res;
-      });
-    }
-  }
+  // Build the timing equaliser's hash now, so the first unknown-email sign-in is not the slow one.
+  void verifyAgainstNothing('');
 
   return {
-    async login(email: string, password: string, address: string): Promise<SignedIn> {
-      const account = email.trim().toLowerCase();
-      await ensureNotBlocked(account, address);
-      const row = await findUserByEmail(db, account);
+    /** Checks the credentials; throttling failed attempts is the gateway's job (see ratelimit/limiter.ts). */
+    async login(email: string, password: string): Promise<SignedIn> {
+      const row = await findUserByEmail(db, email);
       const ok =
         row?.password_hash != null && row.archived_at === null
           ? await verifyPassword(password, row.password_hash)
           : await verifyAgainstNothing(password);
-      if (!ok || row === undefined) {
-        await recordFailure(account, address);
-        throw new AppError('invalid_credentials', 'The email or password is wrong.');
-      }
-      await perAccount.delete(account);
+      if (!ok || row === undefined) throw new AppError('invalid_credentials', 'The email or password is wrong.');
       const now = clock.now();
       const sessionSecret = randomBytes(32).toString('hex');
       const expiresAt = addSeconds(now, sessionTtlSeconds).toISOString();

@@ -45,6 +45,10 @@ export class FallbackStore implements RateLimitStore {
     return this.either((s) => s.peek(key, limit, windowMs, nowMs));
   }
 
+  async reset(key: string): Promise<void> {
+    await Promise.all([this.primary.reset(key).catch(() => this.onFallback()), this.fallback.reset(key)]);
+  }
+
   get isDegraded(): boolean {
     return this.degraded;
   }

@@ -13,7 +13,13 @@ export const FAILED_AUTH_LIMIT_PER_MINUTE = 30;
 /** Sign-in, the OpenAPI document and other endpoints that need no credentials, per client address. */
 export const ANONYMOUS_LIMIT_PER_MINUTE = 120;
 
-export type Policy = 'default' | 'session' | 'failed_auth' | 'anonymous';
+/** Failed sign-ins allowed per account and per address within LOGIN_WINDOW_SECONDS. */
+export const LOGIN_FAILURES_PER_ACCOUNT = 5;
+export const LOGIN_FAILURES_PER_ADDRESS = 20;
+export const LOGIN_WINDOW_SECONDS = 15 * 60;
+const LOGIN_WINDOW_MS = LOGIN_WINDOW_SECONDS * 1000;
+
+export type Policy = 'default' | 'session' | 'failed_auth' | 'anonymous' | 'failed_login';
 
 export interface RateLimiterDeps {
   store: RateLimitStore;
@@ -54,6 +60,34 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
 
     async recordFailedAuth(address: string): Promise<void> {
       await store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
+    },
+
+    /** Refuses sign-in for an account or an address with too many recent failures. */
+    async ensureLoginAllowed(account: string, address: string): Promise<void> {
+      const [byAccount, byAddress] = await Promise.all([
+        store.peek(`login_account:${account}`, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MS, now()),
+        store.peek(`login_address:${address}`, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, now()),
+      ]);
+      const blocked = [byAccount, byAddress].filter((d) => !d.allowed);
+      if (blocked.length === 0) return;
+      onLimited?.('failed_login');
+      const seconds = Math.max(1, Math.ceil(Math.max(...blocked.map((d) => d.retryAfterMs)) / 1000));
+      throw new AppError('too_many_requests', `Too many failed sign-ins; try again in ${seconds} seconds.`, {
+        headers: { 'retry-after': String(seconds) },
+        log: { policy: 'failed_login' },
+      });
+    },
+
+    async recordLoginFailure(account: string, address: string): Promise<void> {
+      await Promise.all([
+        store.hit(`login_account:${account}`, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MS, now()),
+        store.hit(`login_address:${address}`, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, now()),
+      ]);
+    },
+
+    /** A successful sign-in forgives the account's earlier failures (not the address's). */
+    async clearLoginFailures(account: string): Promise<void> {
+      await store.reset(`login_account:${account}`);
     },
 
     /** Counts a request to an endpoint that needs no credentials. */

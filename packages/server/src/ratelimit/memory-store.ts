@@ -49,6 +49,10 @@ export class MemoryStore implements RateLimitStore {
     return decide(count < limit, count, log.times[log.head] ?? null, limit, windowMs, nowMs);
   }
 
+  async reset(key: string): Promise<void> {
+    this.logs.delete(key);
+  }
+
   /** Drops keys whose every request has left the window. */
   sweep(): void {
     const cutoff = this.now() - this.lastWindowMs;

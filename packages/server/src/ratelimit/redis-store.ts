@@ -86,6 +86,10 @@ export class RedisStore implements RateLimitStore {
     return this.run(key, limit, windowMs, nowMs, false);
   }
 
+  async reset(key: string): Promise<void> {
+    await this.client.del(key);
+  }
+
   async close(): Promise<void> {
     this.client.disconnect();
   }

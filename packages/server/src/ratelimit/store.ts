@@ -20,6 +20,8 @@ export interface RateLimitStore {
   hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
   /** Reports the state without counting. */
   peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
+  /** Forgets every request counted under `key`. */
+  reset(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
