@@ -33,3 +33,6 @@ export function duration(seconds: number): string {
 }
 
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** 60 → "60 requests per minute". */
+export const perMinute = (limit: number): string => `${plural(limit, 'request')} per minute`;

@@ -73,4 +73,17 @@ export async function whoAmI(env: NodeJS.ProcessEnv, token: string): Promise<{ s
   });
 }
 
+/** The per-minute limit the server applies to a request made with the token (its X-RateLimit-Limit). */
+export async function limitOf(env: NodeJS.ProcessEnv, token: string): Promise<number> {
+  return withApp(env, async (app) => {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/core/users/me',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (response.statusCode !== 200) throw new Error(`GET /core/users/me answered ${response.statusCode}`);
+    return Number(response.headers['x-ratelimit-limit']);
+  });
+}
+
 export const TOKEN_LINE = /^[0-9a-f]{48}$/;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gatehouse, useDataDir } from './helpers.js';
 
@@ -7,14 +8,17 @@ describe('gatehouse migrate', () => {
   it('runs the migrations on a fresh database and prints them, then finds nothing to do', async () => {
     const first = await gh('migrate');
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain(dir);
-    expect(first.stdout).toContain('Ran 1 migration');
-    expect(first.lines).toContain('  2026-12-03-initial');
+    expect(first.lines).toEqual([
+      `Database: ${path.join(dir, 'gatehouse.sqlite')}`,
+      'Ran 2 migrations:',
+      '  2026-12-03-initial',
+      '  2026-12-03-rate-limits',
+    ]);
 
     const second = await gh('migrate');
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('Already up to date');
-    expect(second.stdout).not.toContain('2026-12-03-initial');
+    expect(second.stdout).not.toContain('2026-12-03-');
   });
 });
 

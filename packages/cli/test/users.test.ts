@@ -1,6 +1,6 @@
 import { loadConfig, openRuntime } from '@gatehouse/server';
 import { describe, expect, it } from 'vitest';
-import { email, TOKEN_LINE, useDataDir, whoAmI, withApp } from './helpers.js';
+import { email, limitOf, TOKEN_LINE, useDataDir, whoAmI, withApp } from './helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -14,14 +14,16 @@ describe('gatehouse users', () => {
       return response.statusCode;
     });
 
-  const rolesOf = async (address: string) => {
+  const userOf = async (address: string) => {
     const runtime = await openRuntime(loadConfig(env));
     try {
-      return (await runtime.services.users.findByEmail(address))?.roles;
+      return await runtime.services.users.findByEmail(address);
     } finally {
       await runtime.close();
     }
   };
+  const rolesOf = async (address: string) => (await userOf(address))?.roles;
+  const rateLimitOf = async (address: string) => (await userOf(address))?.rate_limit_per_minute;
 
   describe('create', () => {
     it('creates a user with roles and a password, printing only its id', async () => {
@@ -161,6 +163,85 @@ describe('gatehouse users', () => {
     });
   });
 
+  describe('rate-limit', () => {
+    it("sets the user's own limit, prints the limit that applies, and the next request uses it", async () => {
+      const address = email('limit');
+      await gh('users', 'create', '--email', address, '--role', 'developer');
+      const token = (await gh('tokens', 'create', '--email', address, '--label', 'ci')).lines.at(-1) ?? '';
+      expect(await rateLimitOf(address)).toBeNull();
+      expect(await limitOf(env, token)).toBe(60);
+
+      const result = await gh('users', 'rate-limit', '--email', address, '--limit', '600');
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.lines).toEqual([
+        `${address} now has 600 requests per minute, its own limit (before: 60 requests per minute, the instance default).`,
+      ]);
+      expect(await rateLimitOf(address)).toBe(600);
+      expect(await limitOf(env, token)).toBe(600);
+
+      const same = await gh('users', 'rate-limit', '--email', address, '--limit', '600');
+      expect(same).toMatchObject({
+        code: 0,
+        stdout: `${address} already has 600 requests per minute, its own limit; nothing changed.\n`,
+      });
+
+      const one = await gh('users', 'rate-limit', '--email', address, '--limit', '1');
+      expect(one.stdout).toContain('now has 1 request per minute, its own limit (before: 600 requests per minute');
+      expect(await rateLimitOf(address)).toBe(1);
+    });
+
+    it('"default" clears the own limit, so the instance default applies again', async () => {
+      const address = email('default');
+      await gh('users', 'create', '--email', address, '--role', 'developer');
+      const token = (await gh('tokens', 'create', '--email', address, '--label', 'ci')).lines.at(-1) ?? '';
+      await gh('users', 'rate-limit', '--email', address, '--limit', '100000');
+      expect(await limitOf(env, token)).toBe(100_000);
+
+      const cleared = await gh('users', 'rate-limit', '--email', address, '--limit', 'default');
+      expect(cleared).toMatchObject({ code: 0, stderr: '' });
+      expect(cleared.lines).toEqual([
+        `${address} now has 60 requests per minute, the instance default (before: 100000 requests per minute, its own limit).`,
+      ]);
+      expect(await rateLimitOf(address)).toBeNull();
+      expect(await limitOf(env, token)).toBe(60);
+
+      const again = await gh('users', 'rate-limit', '--email', address, '--limit', 'DEFAULT');
+      expect(again).toMatchObject({
+        code: 0,
+        stdout: `${address} already has 60 requests per minute, the instance default; nothing changed.\n`,
+      });
+    });
+
+    it('refuses a bad limit with exit 1 and leaves the user as it was', async () => {
+      const address = email('badlimit');
+      await gh('users', 'create', '--email', address);
+      await gh('users', 'rate-limit', '--email', address, '--limit', '250');
+      for (const bad of ['0', '100001', 'abc', '1.5', '1e3', ' 60', 'off', '']) {
+        const result = await gh('users', 'rate-limit', '--email', address, '--limit', bad);
+        expect(result).toMatchObject({ code: 1, stdout: '' });
+        expect(result.stderr).toBe(
+          'error: --limit must be "default" or a whole number of requests per minute from 1 to 100000. (invalid_request)\n',
+        );
+      }
+      expect(await rateLimitOf(address)).toBe(250);
+
+      const missing = await gh('users', 'rate-limit', '--email', address);
+      expect(missing).toMatchObject({ code: 2, stdout: '' });
+      expect(missing.stderr).toContain("required option '--limit <limit>' not specified");
+      expect(await rateLimitOf(address)).toBe(250);
+    });
+
+    it('fails with exit 1 for an unknown email', async () => {
+      const result = await gh('users', 'rate-limit', '--email', 'ghost@example.test', '--limit', '100');
+      expect(result).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: 'error: No user has the email "ghost@example.test".\n',
+      });
+      expect(await userOf('ghost@example.test')).toBeUndefined();
+    });
+  });
+
   describe('archive', () => {
     it('archives the user and revokes their tokens for good; a second archive changes nothing', async () => {
       const address = email('archive');
@@ -177,6 +258,11 @@ describe('gatehouse users', () => {
       const again = await gh('users', 'archive', '--email', address);
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('already archived');
+
+      const limited = await gh('users', 'rate-limit', '--email', address, '--limit', '30');
+      expect(limited.code).toBe(0);
+      expect(limited.stdout).toContain('now has 30 requests per minute, its own limit');
+      expect(limited.stderr).toContain('The user is archived');
     });
 
     it('fails with exit 1 for an unknown email', async () => {

@@ -11,4 +11,4 @@ export { ERROR_STATUS, type ErrorCode } from './errors/codes.js';
 export { openRuntime, type Runtime } from './runtime.js';
 export { serve } from './serve.js';
 export { createServices, type Services } from './services.js';
-export { parseSettingValue } from './settings/service.js';
+export { parseRateLimit, parseSettingValue } from './settings/service.js';

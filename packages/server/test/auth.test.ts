@@ -595,3 +595,27 @@ describe.each(DIALECTS)('web sign-in (%s)', (dialect) => {
     });
   });
 });
+
+describe.each(DIALECTS)('expired sessions (%s)', (dialect) => {
+  const t = useTestApp(dialect);
+
+  it('are deleted when anyone signs in after they ended', async () => {
+    const password = 'a password that is long';
+    const user = await t.createUser(['developer'], { password });
+    const login = () =>
+      t.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: user.email, password },
+        remoteAddress: '10.9.8.7',
+      });
+    expect((await login()).statusCode).toBe(200);
+    const sessions = () => t.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute();
+    const [first] = await sessions();
+    t.clock.advance(3601);
+    expect((await login()).statusCode).toBe(200);
+    const after = await sessions();
+    expect(after).toHaveLength(1);
+    expect(after[0]?.id).not.toBe(first?.id);
+  });
+});

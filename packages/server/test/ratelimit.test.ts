@@ -95,7 +95,14 @@ describe.each(BACKENDS)('rate limits (%s)', (_name, redisUrl) => {
     expect(after.headers['ratelimit-policy']).toBe('"default";q=1000;w=60');
 
     const { token: plain } = await t.userWithToken();
-    await t.services.settings.update({ rate_limit_per_minute: 5 });
+    const lower = await t.inject({
+      method: 'PATCH',
+      url: '/core/instance_settings',
+      headers: t.bearer(adminToken),
+      payload: jsonApi('instance_settings', { rate_limit_per_minute: 5 }),
+    });
+    expect(lower.statusCode).toBe(200);
+    expect(lower.json().data.attributes.rate_limit_per_minute).toBe(5);
     try {
       for (let i = 0; i < 5; i++) expect((await me(plain)).statusCode).toBe(200);
       expect((await me(plain)).statusCode).toBe(429);

@@ -751,3 +751,26 @@ describe.each(DIALECTS)('users API (%s)', (dialect) => {
     });
   });
 });
+
+describe.each(DIALECTS)('the last global_admin (%s)', (dialect) => {
+  const t = useTestApp(dialect);
+
+  it('cannot lose the role while no other active global_admin exists', async () => {
+    const { user: admin, token } = await t.userWithToken(['global_admin', 'developer']);
+    const demote = () =>
+      t.inject({
+        method: 'PATCH',
+        url: `/core/users/${admin.id}`,
+        headers: t.bearer(token),
+        payload: jsonApi('user', { roles: ['developer'] }),
+      });
+    const refused = await demote();
+    expect(refused.statusCode).toBe(409);
+    expect(errorOf(refused).detail).toContain('last active global_admin');
+    expect((await t.services.users.findByEmail(admin.email))?.roles).toContain('global_admin');
+
+    await t.createUser(['global_admin']);
+    expect((await demote()).statusCode).toBe(200);
+    expect((await t.services.users.findByEmail(admin.email))?.roles).toEqual(['developer']);
+  });
+});

@@ -1,7 +1,7 @@
 import { parseSettingValue } from '@gatehouse/server';
 import type { Command } from 'commander';
 import { CliError, type Io, type Services, say, withRuntime } from '../context.js';
-import { duration, plural } from '../format.js';
+import { duration, perMinute, plural } from '../format.js';
 
 type Settings = Awaited<ReturnType<Services['settings']['get']>>;
 type Impact = Awaited<ReturnType<Services['settings']['expiryImpact']>>;
@@ -11,6 +11,7 @@ function described(key: string, value: unknown): string {
   if (key === 'token_expiry_seconds') {
     return value === null ? 'null (off: tokens do not expire)' : `${value} (${duration(value as number)})`;
   }
+  if (key === 'rate_limit_per_minute') return perMinute(value as number);
   return JSON.stringify(value);
 }
 
@@ -40,15 +41,21 @@ export function registerSettingsCommands(program: Command, io: Io): void {
           say(io.stdout, JSON.stringify(current[knownKey(current, key)]));
           return;
         }
-        for (const [name, value] of Object.entries(current)) say(io.stdout, `${name}  ${described(name, value)}`);
+        const width = Math.max(...Object.keys(current).map((name) => name.length));
+        for (const [name, value] of Object.entries(current)) {
+          say(io.stdout, `${name.padEnd(width)}  ${described(name, value)}`);
+        }
       });
     });
 
   settings
     .command('set')
-    .description('change a setting; token_expiry_seconds takes seconds, or null/off to turn expiry off')
+    .description(
+      'change a setting; token_expiry_seconds takes seconds, or null/off to turn expiry off; ' +
+        'rate_limit_per_minute takes requests per minute per user',
+    )
     .argument('<key>', 'a setting name, e.g. token_expiry_seconds')
-    .argument('<value>', 'the new value, e.g. 7776000 (90 days) or off')
+    .argument('<value>', 'the new value, e.g. 7776000 (90 days), off, or 600 (requests per minute)')
     .option('--dry-run', 'print what the change would do, without saving it')
     .action(async (key: string, raw: string, opts: { dryRun?: boolean }) => {
       await withRuntime(io, async ({ services }) => {
@@ -62,6 +69,9 @@ export function registerSettingsCommands(program: Command, io: Io): void {
         say(io.stdout, `${name}: ${described(name, current[name])} -> ${described(name, value)}`);
         if (name === 'token_expiry_seconds') {
           say(io.stdout, ...impactLines(await services.settings.expiryImpact(value)));
+        }
+        if (name === 'rate_limit_per_minute') {
+          say(io.stdout, 'Users with their own limit keep it (see gatehouse users rate-limit).');
         }
         if (opts.dryRun === true) {
           say(io.stdout, 'Dry run: nothing was saved.');

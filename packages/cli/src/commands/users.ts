@@ -1,7 +1,7 @@
-import { GLOBAL_ROLES, generatePassword } from '@gatehouse/server';
+import { GLOBAL_ROLES, generatePassword, parseRateLimit } from '@gatehouse/server';
 import { type Command, InvalidArgumentError } from 'commander';
-import { CliError, type Io, say, userByEmail, withRuntime } from '../context.js';
-import { plural } from '../format.js';
+import { CliError, type Io, say, type User, userByEmail, withRuntime } from '../context.js';
+import { perMinute, plural } from '../format.js';
 
 const ROLE_LIST = GLOBAL_ROLES.join(', ');
 
@@ -21,6 +21,12 @@ function checkPassword(password: string): void {
 }
 
 const rolesText = (roles: readonly string[]): string => (roles.length === 0 ? 'no roles' : `roles ${roles.join(', ')}`);
+
+/** The limit that applies to the user's tokens, and where it comes from. */
+const rateLimitText = (user: User, instanceDefault: number): string =>
+  user.rate_limit_per_minute === null
+    ? `${perMinute(instanceDefault)}, the instance default`
+    : `${perMinute(user.rate_limit_per_minute)}, its own limit`;
 
 export function registerUserCommands(program: Command, io: Io): void {
   const users = program.command('users').description('create and manage user accounts');
@@ -98,6 +104,34 @@ export function registerUserCommands(program: Command, io: Io): void {
         await services.users.setRoles(user.id, opts.role ?? []);
         const after = await userByEmail(services, opts.email);
         say(io.stdout, `${after.email} now has ${rolesText(after.roles)} (before: ${rolesText(user.roles)}).`);
+      });
+    });
+
+  users
+    .command('rate-limit')
+    .description(
+      "set or clear a user's own rate limit for requests with their tokens, and print the limit that applies",
+    )
+    .requiredOption('--email <email>', 'email address of the user')
+    .requiredOption('--limit <limit>', 'requests per minute (a whole number), or "default" for the instance default')
+    .action(async (opts: { email: string; limit: string }) => {
+      const limit = parseRateLimit('--limit', opts.limit, true);
+      await withRuntime(io, async ({ services }) => {
+        const user = await userByEmail(services, opts.email);
+        const { rate_limit_per_minute: instanceDefault } = await services.settings.get();
+        if (user.rate_limit_per_minute === limit) {
+          say(io.stdout, `${user.email} already has ${rateLimitText(user, instanceDefault)}; nothing changed.`);
+          return;
+        }
+        await services.users.setRateLimit(user.id, limit);
+        const after = await userByEmail(services, opts.email);
+        say(
+          io.stdout,
+          `${after.email} now has ${rateLimitText(after, instanceDefault)} (before: ${rateLimitText(user, instanceDefault)}).`,
+        );
+        if (after.archived_at !== null) {
+          say(io.stderr, 'The user is archived; the limit applies to the tokens it gets if it is unarchived.');
+        }
       });
     });
 

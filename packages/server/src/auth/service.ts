@@ -48,6 +48,7 @@ export function createAuthService({ db, clock, sessionTtlSeconds }: AuthServiceD
       const now = clock.now();
       const sessionSecret = randomBytes(32).toString('hex');
       const expiresAt = addSeconds(now, sessionTtlSeconds).toISOString();
+      await repo.deleteExpiredSessions(db, now.toISOString());
       await repo.insertSession(db, {
         id: randomUUID(),
         user_id: row.id,

@@ -27,6 +27,17 @@ export async function countUsers(db: Kysely<Database>): Promise<number> {
   return Number(row.n);
 }
 
+/** Unarchived users holding global_admin (roles are a JSON array of names). */
+export async function countActiveAdmins(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<string | number>().as('n'))
+    .where('archived_at', 'is', null)
+    .where('roles', 'like', '%"global_admin"%')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export interface UserFilter {
   search?: string | undefined;
   archived?: boolean | undefined;

@@ -241,7 +241,15 @@ export function createUserService({ db, clock }: UserServiceDeps) {
       if (changes.last_name !== undefined) update.last_name = changes.last_name;
       if (changes.roles !== undefined) {
         const roles = checkRoles(changes.roles);
-        guardAdminGrant(principal, parseRoles(row.roles), roles);
+        const before = parseRoles(row.roles);
+        guardAdminGrant(principal, before, roles);
+        if (
+          before.includes('global_admin') &&
+          !roles.includes('global_admin') &&
+          (await repo.countActiveAdmins(db)) <= 1
+        ) {
+          throw new AppError('conflict', 'This is the last active global_admin; grant the role to someone else first.');
+        }
         update.roles = JSON.stringify(roles);
       }
       await repo.updateUser(db, row.id, update);
