@@ -158,6 +158,37 @@ describe.each(BACKENDS)('rate limits (%s)', (_name, redisUrl) => {
     expect(elsewhere.headers['x-ratelimit-remaining']).toBe('59');
   });
 
+  it('holds the failure limits when the failures arrive all at once', async () => {
+    const address = randomAddress();
+    const flood = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        t.inject({
+          method: 'GET',
+          url: '/core/users/me',
+          headers: { authorization: `Bearer ${'e'.repeat(48)}` },
+          remoteAddress: address,
+        }),
+      ),
+    );
+    expect(flood.filter((r) => r.statusCode === 401)).toHaveLength(30);
+    expect(flood.filter((r) => r.statusCode === 429)).toHaveLength(70);
+
+    const password = 'the one right password';
+    const user = await t.createUser(['developer'], { password });
+    const guesses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        t.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: user.email, password: i === 19 ? password : `wrong guess ${i}` },
+          remoteAddress: randomAddress(),
+        }),
+      ),
+    );
+    expect(guesses.filter((r) => r.statusCode === 401 || r.statusCode === 200).length).toBeLessThanOrEqual(5);
+    expect(guesses.filter((r) => r.statusCode === 429).length).toBeGreaterThanOrEqual(15);
+  });
+
   it('groups IPv6 clients by /64 when counting failures', async () => {
     const prefix = `2001:db8:${randomInt(65536).toString(16)}:${randomInt(65536).toString(16)}`;
     for (let i = 0; i < 30; i++) {

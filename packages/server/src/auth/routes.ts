@@ -53,8 +53,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       const address = addressKey(request.ip);
       await limiter.ensureLoginAllowed(account, address);
       const signedIn = await auth.login(account, request.body.password).catch(async (err: unknown) => {
-        if (err instanceof AppError && err.code === 'invalid_credentials')
-          await limiter.recordLoginFailure(account, address);
+        if (err instanceof AppError && err.code === 'invalid_credentials') await limiter.recordLoginFailure(address);
         throw err;
       });
       await limiter.clearLoginFailures(account);

@@ -46,7 +46,8 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     try {
       identified = await identify(request);
     } catch (err) {
-      if (err instanceof AppError && PROBING.has(err.code)) await limiter.recordFailedAuth(address);
+      if (err instanceof AppError && PROBING.has(err.code))
+        throw (await limiter.recordFailedAuth(reply, address)) ?? err;
       throw err;
     }
     request.principal = identified.principal;

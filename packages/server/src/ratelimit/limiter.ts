@@ -58,14 +58,24 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
       if (!decision.allowed) throw refuse('failed_auth', decision, reply, 'failed authentications');
     },
 
-    async recordFailedAuth(address: string): Promise<void> {
-      await store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
+    /**
+     * Counts a failed authentication. The count is atomic, so when many fail at once those
+     * beyond the limit are answered 429 instead of their 401 (`refusal` is that 429).
+     */
+    async recordFailedAuth(reply: FastifyReply, address: string): Promise<AppError | null> {
+      const decision = await store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
+      return decision.allowed ? null : refuse('failed_auth', decision, reply, 'failed authentications');
     },
 
-    /** Refuses sign-in for an account or an address with too many recent failures. */
+    /**
+     * Admits a sign-in attempt, or refuses it when the account or the address has too many
+     * recent failures. The attempt is counted against the account before the password is
+     * checked (atomically), so concurrent guesses cannot exceed the limit; a successful
+     * sign-in clears the account's count (`clearLoginFailures`). The address counts failures only.
+     */
     async ensureLoginAllowed(account: string, address: string): Promise<void> {
       const [byAccount, byAddress] = await Promise.all([
-        store.peek(`login_account:${account}`, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MS, now()),
+        store.hit(`login_account:${account}`, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MS, now()),
         store.peek(`login_address:${address}`, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, now()),
       ]);
       const blocked = [byAccount, byAddress].filter((d) => !d.allowed);
@@ -78,11 +88,8 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
       });
     },
 
-    async recordLoginFailure(account: string, address: string): Promise<void> {
-      await Promise.all([
-        store.hit(`login_account:${account}`, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MS, now()),
-        store.hit(`login_address:${address}`, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, now()),
-      ]);
+    async recordLoginFailure(address: string): Promise<void> {
+      await store.hit(`login_address:${address}`, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, now());
     },
 
     /** A successful sign-in forgives the account's earlier failures (not the address's). */

@@ -85,8 +85,10 @@ describe('sliding-log memory store', () => {
     const s = store(() => now);
     await s.hit('idle', 5, W, 0);
     await s.hit('busy', 5, W, 50_000);
+    await s.hit('long window', 5, 15 * W, 0);
     now = 70_000;
     s.sweep();
-    expect(s.size).toBe(1);
+    expect(s.size).toBe(2);
+    expect((await s.peek('long window', 5, 15 * W, now)).remaining).toBe(4);
   });
 });

@@ -4,13 +4,14 @@ interface Log {
   /** Accepted request times, oldest first; entries before `head` are expired. */
   times: number[];
   head: number;
+  /** The window this key is counted over, so a sweep keeps what is still inside it. */
+  windowMs: number;
 }
 
 /** The in-process store: one node, no dependencies. Idle keys are swept once a minute. */
 export class MemoryStore implements RateLimitStore {
   private readonly logs = new Map<string, Log>();
   private readonly sweeper: NodeJS.Timeout;
-  private lastWindowMs = 60_000;
 
   constructor(private readonly now: () => number = Date.now) {
     this.sweeper = setInterval(() => this.sweep(), 60_000);
@@ -18,12 +19,12 @@ export class MemoryStore implements RateLimitStore {
   }
 
   private trimmed(key: string, windowMs: number, nowMs: number): Log {
-    this.lastWindowMs = windowMs;
     let log = this.logs.get(key);
     if (log === undefined) {
-      log = { times: [], head: 0 };
+      log = { times: [], head: 0, windowMs };
       this.logs.set(key, log);
     }
+    log.windowMs = windowMs;
     const cutoff = nowMs - windowMs;
     while (log.head < log.times.length && (log.times[log.head] as number) <= cutoff) log.head++;
     if (log.head > 64 && log.head * 2 > log.times.length) {
@@ -55,10 +56,10 @@ export class MemoryStore implements RateLimitStore {
 
   /** Drops keys whose every request has left the window. */
   sweep(): void {
-    const cutoff = this.now() - this.lastWindowMs;
+    const now = this.now();
     for (const [key, log] of this.logs) {
       const newest = log.times[log.times.length - 1];
-      if (newest === undefined || newest <= cutoff) this.logs.delete(key);
+      if (newest === undefined || newest <= now - log.windowMs) this.logs.delete(key);
     }
   }
 
