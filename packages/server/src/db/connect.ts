@@ -38,7 +38,22 @@ export function openSqlite(file: string): DatabaseHandle {
   sqlite.function('lower', { deterministic: true }, (value: unknown) =>
     typeof value === 'string' ? value.toLowerCase() : value,
   );
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Statements are prepared once per SQL text and reused: preparing costs more than running
+  // a simple indexed query. The cache is bounded; the SQL comes from our own query builder.
+  const statements = new Map<string, SQLite.Statement>();
+  const database = {
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        if (statements.size >= 500) statements.clear();
+        statement = sqlite.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+    close: () => sqlite.close(),
+  };
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 

@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
-export async function readSettings(db: Kysely<Database>): Promise<Map<string, unknown>> {
+/** Every stored setting as its JSON text, by key. */
+export async function readSettings(db: Kysely<Database>): Promise<Record<string, string>> {
   const rows = await db.selectFrom('instance_settings').select(['key', 'value']).execute();
-  return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
 }
 
 export async function writeSetting(db: Kysely<Database>, key: string, value: unknown, now: string): Promise<void> {

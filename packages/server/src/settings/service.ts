@@ -77,15 +77,22 @@ export interface SettingsServiceDeps {
 
 export type SettingsService = ReturnType<typeof createSettingsService>;
 
+/** The settings from their stored JSON values (undefined or null when never set), defaults filled in. */
+export function settingsFromStored(stored: {
+  token_expiry_seconds?: unknown;
+  rate_limit_per_minute?: unknown;
+}): InstanceSettings {
+  const expiry = typeof stored.token_expiry_seconds === 'string' ? JSON.parse(stored.token_expiry_seconds) : null;
+  const rateLimit = typeof stored.rate_limit_per_minute === 'string' ? JSON.parse(stored.rate_limit_per_minute) : null;
+  return {
+    token_expiry_seconds: typeof expiry === 'number' ? expiry : DEFAULT_SETTINGS.token_expiry_seconds,
+    rate_limit_per_minute: typeof rateLimit === 'number' ? rateLimit : DEFAULT_SETTINGS.rate_limit_per_minute,
+  };
+}
+
 export function createSettingsService({ db, clock }: SettingsServiceDeps) {
   async function get(): Promise<InstanceSettings> {
-    const stored = await readSettings(db);
-    const expiry = stored.get('token_expiry_seconds');
-    const rateLimit = stored.get('rate_limit_per_minute');
-    return {
-      token_expiry_seconds: typeof expiry === 'number' ? expiry : DEFAULT_SETTINGS.token_expiry_seconds,
-      rate_limit_per_minute: typeof rateLimit === 'number' ? rateLimit : DEFAULT_SETTINGS.rate_limit_per_minute,
-    };
+    return settingsFromStored(await readSettings(db));
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { Database, TokenRow } from '../db/schema.js';
 
 export type TokenInsert = Omit<TokenRow, 'last_accessed_at' | 'last_accessed_ip'>;
@@ -63,12 +64,11 @@ export async function deleteTokensOfUser(db: Kysely<Database>, userId: string): 
   return Number(result.numDeletedRows);
 }
 
-/** The hot-path look-up: one indexed query for the token and its user. */
-export async function findCredentialByHash(db: Kysely<Database>, tokenHash: string) {
-  return db
+const credentialQuery = prepared(1, (db, tokenHash: string) =>
+  db
     .selectFrom('user_app_tokens as t')
     .innerJoin('users as u', 'u.id', 't.user_id')
-    .select([
+    .select((eb) => [
       't.id as token_id',
       't.user_id',
       't.created_at',
@@ -76,9 +76,27 @@ export async function findCredentialByHash(db: Kysely<Database>, tokenHash: stri
       'u.roles',
       'u.archived_at',
       'u.rate_limit_per_minute',
+      eb
+        .selectFrom('instance_settings')
+        .select('value')
+        .where('key', '=', 'token_expiry_seconds')
+        .as('token_expiry_seconds'),
+      eb
+        .selectFrom('instance_settings')
+        .select('value')
+        .where('key', '=', 'rate_limit_per_minute')
+        .as('rate_limit_per_minute_default'),
     ])
-    .where('t.token_hash', '=', tokenHash)
-    .executeTakeFirst();
+    .where('t.token_hash', '=', tokenHash),
+);
+
+/**
+ * The hot-path look-up: one indexed query for the token, its user, and the two instance
+ * settings every authentication needs (stored JSON, null when never set), so the answer
+ * reflects the database as it is at this request on every node.
+ */
+export async function findCredentialByHash(db: Kysely<Database>, tokenHash: string) {
+  return (await credentialQuery(db, tokenHash))[0];
 }
 
 /** Records use at most once per interval: the WHERE makes concurrent nodes write once between them. */

@@ -6,7 +6,7 @@ import { addSeconds, type Clock } from '../clock.js';
 import type { Database, TokenRow } from '../db/schema.js';
 import { AppError, notFound } from '../errors/app-error.js';
 import type { Page, Paged } from '../http/jsonapi.js';
-import type { SettingsService } from '../settings/service.js';
+import { type SettingsService, settingsFromStored } from '../settings/service.js';
 import { findUserById } from '../users/repository.js';
 import { parseRoles } from '../users/service.js';
 import * as repo from './repository.js';
@@ -141,11 +141,12 @@ export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
       ip: string,
     ): Promise<{ principal: Principal; rateLimitPerMinute: number } | { rejection: TokenRejection; tokenId?: string }> {
       if (!TOKEN_PATTERN.test(token)) return { rejection: 'malformed' };
-      const [row, { token_expiry_seconds, rate_limit_per_minute }] = await Promise.all([
-        repo.findCredentialByHash(db, hashToken(token)),
-        settings.get(),
-      ]);
+      const row = await repo.findCredentialByHash(db, hashToken(token));
       if (row === undefined) return { rejection: 'unknown' };
+      const { token_expiry_seconds, rate_limit_per_minute } = settingsFromStored({
+        token_expiry_seconds: row.token_expiry_seconds,
+        rate_limit_per_minute: row.rate_limit_per_minute_default,
+      });
       if (row.archived_at !== null) return { rejection: 'user_archived', tokenId: row.token_id };
       const now = clock.now();
       const expiry = expiresAt(row.created_at, token_expiry_seconds);

@@ -1,10 +1,14 @@
 import { type Kysely, sql } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from '../db/schema.js';
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
+const userById = prepared(1, (db, id: string) => db.selectFrom('users').selectAll().where('id', '=', id));
+
+/** On the hot path of every `/core/users/me`, so compiled once (see db/prepared.ts). */
 export async function findUserById(db: Kysely<Database>, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return (await userById(db, id))[0];
 }
 
 export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
