@@ -3,6 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { registerDirectReader } from './prepared.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -54,6 +55,7 @@ export function openSqlite(file: string): DatabaseHandle {
     close: () => sqlite.close(),
   };
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  registerDirectReader(db, (sql, parameters) => database.prepare(sql).all(...parameters));
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 

@@ -1,6 +1,21 @@
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
+/** Runs a compiled read directly on a driver, skipping Kysely's executor (see openSqlite). */
+export type DirectReader = (sql: string, parameters: readonly unknown[]) => unknown[];
+const directReaders = new WeakMap<Kysely<Database>, DirectReader>();
+
+/**
+ * Lets prepared reads on `db` go straight to the driver. Only for a driver whose calls are
+ * synchronous (better-sqlite3): Kysely's per-query executor, connection hand-off and result
+ * copy cost several times the look-up. Such a read can run between two statements of an open
+ * transaction and see its uncommitted rows; the prepared reads are authentication look-ups,
+ * and every transaction here only revokes or archives, so that can refuse early, never admit.
+ */
+export function registerDirectReader(db: Kysely<Database>, reader: DirectReader): void {
+  directReaders.set(db, reader);
+}
+
 /**
  * A hot-path query built and compiled once per database handle, then run with new arguments.
  * Kysely otherwise rebuilds and recompiles the query on every call, which costs several
@@ -28,6 +43,8 @@ export function prepared<Row, Args extends string[]>(
       const slot = slots[i] as number;
       return slot === -1 ? p : args[slot];
     });
+    const direct = directReaders.get(db);
+    if (direct !== undefined) return direct(query.sql, parameters) as Row[];
     const result = await db.executeQuery<Row>({ ...query, parameters });
     return result.rows;
   };

@@ -5,6 +5,8 @@ import ipaddr from 'ipaddr.js';
  * /64 network (one subscriber usually holds a whole /64, so single addresses are free to rotate).
  */
 export function addressKey(ip: string): string {
+  // The common case, a plain IPv4 address as Node reports it, needs no parsing.
+  if (!ip.includes(':')) return ip;
   if (!ipaddr.isValid(ip)) return ip;
   const parsed = ipaddr.parse(ip);
   if (parsed instanceof ipaddr.IPv6) {
