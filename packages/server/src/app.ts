@@ -99,6 +99,13 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
 
   await app.register(cookie);
   await app.register(swagger, {
+    // /core speaks JSON:API: document its media type on every body, in and out.
+    transform: ({ schema, url }) => ({
+      schema: url.startsWith('/core')
+        ? { ...schema, consumes: [JSONAPI_MEDIA_TYPE, 'application/json'], produces: [JSONAPI_MEDIA_TYPE] }
+        : schema,
+      url,
+    }),
     openapi: {
       openapi: '3.1.0',
       info: {

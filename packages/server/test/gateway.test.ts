@@ -223,6 +223,9 @@ describe.each(DIALECTS)('gateway: versions, documents and the OpenAPI document (
       ]),
     );
     expect(doc.paths['/core/users/{user_id}/user_app_tokens'].post.responses['201']).toBeDefined();
+    const create = doc.paths['/core/users/{user_id}/user_app_tokens'].post;
+    expect(Object.keys(create.requestBody.content)).toEqual(['application/vnd.api+json', 'application/json']);
+    expect(Object.keys(create.responses['201'].content)).toEqual(['application/vnd.api+json']);
     expect(res.body).not.toContain('token_hash');
     expect(res.body).not.toContain('password_hash');
   });
