@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generatePassword, hashPassword, verifyAgainstNothing, verifyPassword } from './password.js';
+import { DUMMY_HASH, generatePassword, hashPassword, verifyAgainstNothing, verifyPassword } from './password.js';
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
@@ -68,6 +68,12 @@ describe('hashPassword / verifyPassword', () => {
     ['plain text', 'correct horse battery staple'],
   ])('answers false, never throws, for a malformed stored hash: %s', async (_name, stored) => {
     await expect(verifyPassword('correct horse battery staple', stored)).resolves.toBe(false);
+  });
+
+  it('checks unknown accounts against a hash of the same cost as real ones', async () => {
+    const real = await hashPassword('any password at all');
+    expect(DUMMY_HASH.split('$').slice(0, 4)).toEqual(real.split('$').slice(0, 4));
+    expect(DUMMY_HASH.split('$')).toHaveLength(6);
   });
 
   it('verifyAgainstNothing always answers false', async () => {

@@ -33,9 +33,6 @@ export interface SignedIn {
 export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService({ db, clock, sessionTtlSeconds }: AuthServiceDeps) {
-  // Build the timing equaliser's hash now, so the first unknown-email sign-in is not the slow one.
-  void verifyAgainstNothing('');
-
   return {
     /** Checks the credentials; throttling failed attempts is the gateway's job (see ratelimit/limiter.ts). */
     async login(email: string, password: string): Promise<SignedIn> {
