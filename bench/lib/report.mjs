@@ -398,7 +398,7 @@ function soakSection(soak) {
     `From 10 s on: min ${fmt.one(min)} MB, max ${fmt.one(max)} MB, max/min ${fmt.x(spread)}.`,
     '',
     ...heapSection(soak),
-    `Log backlog: responses whose request log line had not reached the log file yet (from the file's size and ${fmt.int(soak.bytesPerLine)} bytes a line). Pino writes asynchronously, so lines waiting to be written are held in the server's memory; a backlog that keeps growing is memory that keeps growing.`,
+    `Log backlog: responses whose request log line had not reached the log file yet (from the file's size and ${fmt.int(soak.bytesPerLine)} bytes a line). Gatehouse writes its log synchronously, so this stays near zero (an estimate: it is read from the file size); with an asynchronous writer, lines waiting to be written are held in memory, and a backlog that keeps growing is memory that keeps growing.`,
     '',
   ];
 }
