@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors/app-error.js';
+import { unavailable } from '../gateway/unavailable.js';
 import { errorResponses } from '../http/jsonapi.js';
 import { addressKey } from '../ratelimit/address.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -78,7 +79,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       const secret = request.cookies[SESSION_COOKIE];
-      const principal = secret ? await auth.resolveSession(secret) : null;
+      const principal = secret ? await auth.resolveSession(secret).catch(unavailable) : null;
       if (secret === undefined || principal === null) {
         throw new AppError('authentication_required', 'Not signed in.');
       }

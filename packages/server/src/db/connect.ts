@@ -66,5 +66,6 @@ export function openPostgres(url: string): DatabaseHandle {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = new URL(url);
   safe.password = safe.password ? '***' : '';
+  safe.search = ''; // options such as ?password=… must not reach a log line
   return { db, dialect: 'postgres', location: safe.toString(), close: () => db.destroy() };
 }

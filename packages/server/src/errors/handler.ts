@@ -25,7 +25,11 @@ function isUnavailable(err: { code?: unknown; message?: unknown }): boolean {
       '57P01',
       '57P03',
     ].includes(code) ||
-    code.startsWith('08') ||
+    code.startsWith('08') || // PostgreSQL: connection exceptions
+    code.startsWith('53') || // PostgreSQL: insufficient resources, e.g. too many connections
+    code.startsWith('57P') || // PostgreSQL: shutting down, cannot connect now
+    ['28P01', '3D000', 'SQLITE_FULL', 'SQLITE_LOCKED', 'SQLITE_READONLY'].includes(code) ||
+    code.startsWith('SQLITE_IOERR') ||
     /driver has already been destroyed|connection terminated|timeout exceeded when trying to connect|database connection is not open/i.test(
       message,
     )

@@ -156,7 +156,7 @@ export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
 
       const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
       if (row.last_accessed_at === null || row.last_accessed_at <= notSince) {
-        await repo.touchToken(db, row.token_id, now.toISOString(), ip, notSince);
+        await repo.touchToken(db, row.token_id, now.toISOString(), ip.slice(0, 64), notSince);
       }
       return {
         principal: { userId: row.user_id, roles, tokenId: row.token_id, sessionId: null },
