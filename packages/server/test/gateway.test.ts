@@ -75,7 +75,9 @@ describe.each(DIALECTS)('gateway: bearer authentication (%s)', (dialect) => {
   ])('answers 401 invalid_token for %s', async (_name, token) => {
     const res = await me({ authorization: `Bearer ${token}` });
     expect(res.statusCode).toBe(401);
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="gatehouse", error="invalid_token"/);
+    expect(res.headers['www-authenticate']).toBe(
+      `Bearer realm="gatehouse", error="invalid_token", error_description="${errorOf(res).detail}"`,
+    );
     expect(errorOf(res).code).toBe('invalid_token');
   });
 

@@ -50,9 +50,6 @@ describe.skipIf(REDIS_URL === undefined)('rate limits shared through Redis', () 
       const accepted = results.filter((r) => r.statusCode === 200).length;
       // The issue allows limit × 1.1; the Lua script is atomic, so the bound is exact.
       expect(accepted).toBe(60);
-      expect(results.filter((r) => r.statusCode === 200 && r.headers['x-request-id'] !== undefined).length).toBe(
-        accepted,
-      );
     } finally {
       await b.close();
       await a.close();
@@ -88,7 +85,7 @@ describe.skipIf(REDIS_URL === undefined)('rate limits shared through Redis', () 
     let redis = await startRedis(port);
     const t = await startTestApp('sqlite', { redisUrl: `redis://127.0.0.1:${port}` });
     try {
-      const { user, token } = await t.userWithToken();
+      const { token } = await t.userWithToken();
       const me = () => t.inject({ method: 'GET', url: '/core/users/me', headers: t.bearer(token) });
       for (let i = 0; i < 10; i++) expect((await me()).statusCode).toBe(200);
 
@@ -112,7 +109,6 @@ describe.skipIf(REDIS_URL === undefined)('rate limits shared through Redis', () 
       }
       expect(recovered).toBe(true);
       expect(t.logs.some((l) => l.includes('rate-limit store is back'))).toBe(true);
-      expect(user.id).toBeTruthy();
     } finally {
       await t.close();
       await stopRedis(redis);

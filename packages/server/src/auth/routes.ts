@@ -103,10 +103,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     async (request, reply) => {
       const secret = request.cookies[SESSION_COOKIE];
       if (secret !== undefined && secret !== '') {
-        const presented = request.headers[CSRF_HEADER];
-        if (!auth.checkCsrf(secret, typeof presented === 'string' ? presented : undefined)) {
-          throw new AppError('csrf_token_invalid', `Send the session's CSRF token in the ${CSRF_HEADER} header.`);
-        }
+        auth.requireCsrf(secret, request.headers[CSRF_HEADER]);
         await auth.logout(secret);
       }
       return reply.clearCookie(SESSION_COOKIE, cookie).code(204).send(null);

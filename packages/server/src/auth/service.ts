@@ -67,11 +67,15 @@ export function createAuthService({ db, clock, sessionTtlSeconds }: AuthServiceD
       return { userId: row.user_id, roles: parseRoles(row.roles), tokenId: null, sessionId: row.session_id };
     },
 
-    checkCsrf(sessionSecret: string, presented: string | undefined): boolean {
-      if (presented === undefined) return false;
+    /** Throws 403 unless `presented` (the x-csrf-token header) is the session's CSRF token. */
+    requireCsrf(sessionSecret: string, presented: string | string[] | undefined): void {
       const expected = Buffer.from(csrfTokenFor(sessionSecret));
-      const actual = Buffer.from(presented);
-      return actual.length === expected.length && timingSafeEqual(actual, expected);
+      const actual = Buffer.from(typeof presented === 'string' ? presented : '');
+      if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+        throw new AppError('csrf_token_invalid', `Send the session's CSRF token in the ${CSRF_HEADER} header.`, {
+          log: { auth_failure: 'csrf' },
+        });
+      }
     },
   };
 }

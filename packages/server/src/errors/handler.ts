@@ -3,12 +3,25 @@ import { JSONAPI_MEDIA_TYPE } from '../http/jsonapi.js';
 import { AppError } from './app-error.js';
 import { ERROR_TITLES } from './codes.js';
 
-const CHALLENGES: Partial<Record<AppError['code'], string>> = {
-  authentication_required: 'Bearer realm="gatehouse"',
-  invalid_token: 'Bearer realm="gatehouse", error="invalid_token"',
-  insufficient_scope: 'Bearer realm="gatehouse", error="insufficient_scope"',
-  csrf_token_invalid: 'Bearer realm="gatehouse", error="insufficient_scope"',
-};
+/**
+ * The RFC 6750 challenge for each error that has one: the only place challenges are written.
+ * Errors about the Authorization header itself carry their `invalid_request` challenge in
+ * their own headers, since `invalid_request` also covers bodies and parameters.
+ */
+const REALM = 'Bearer realm="gatehouse"';
+function challengeFor(error: AppError): string | undefined {
+  switch (error.code) {
+    case 'authentication_required':
+      return REALM;
+    case 'invalid_token':
+      return `${REALM}, error="invalid_token", error_description="${error.detail.replaceAll('"', "'")}"`;
+    case 'insufficient_scope':
+    case 'csrf_token_invalid':
+      return `${REALM}, error="insufficient_scope"`;
+    default:
+      return undefined;
+  }
+}
 
 /** Storage errors that mean "not reachable right now" rather than "bug". */
 function isUnavailable(err: { code?: unknown; message?: unknown }): boolean {
@@ -107,7 +120,7 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
   } else {
     request.log.info({ code: error.code, status: error.status, ...error.log }, error.detail);
   }
-  const challenge = CHALLENGES[error.code];
+  const challenge = challengeFor(error);
   if (challenge !== undefined) reply.header('www-authenticate', challenge);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply.code(error.status).type(JSONAPI_MEDIA_TYPE).send(renderError(error, request.id));

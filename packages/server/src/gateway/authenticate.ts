@@ -8,7 +8,6 @@ import type { TokenRejection, TokenService } from '../tokens/service.js';
 import { readCredentials } from './authorization.js';
 import { unavailable } from './unavailable.js';
 
-const CHALLENGE = 'Bearer realm="gatehouse"';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const REJECTION_DETAIL: Record<Exclude<TokenRejection, 'not_developer'>, string> = {
@@ -20,7 +19,7 @@ const REJECTION_DETAIL: Record<Exclude<TokenRejection, 'not_developer'>, string>
 
 export interface AuthenticateDeps {
   tokens: Pick<TokenService, 'authenticate'>;
-  auth: Pick<AuthService, 'resolveSession' | 'checkCsrf'>;
+  auth: Pick<AuthService, 'resolveSession' | 'requireCsrf'>;
   limiter: RateLimiter;
 }
 
@@ -62,9 +61,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     if (sessionSecret !== undefined && sessionSecret !== '') {
       return { principal: await session(request, sessionSecret), rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
     }
-    throw new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".', {
-      headers: { 'www-authenticate': CHALLENGE },
-    });
+    throw new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".');
   }
 
   async function bearer(request: FastifyRequest, token: string): Promise<Identified> {
@@ -75,33 +72,20 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
       throw new AppError(
         'insufficient_scope',
         "The token's user no longer holds the developer role; the token works again if the role is restored.",
-        { headers: { 'www-authenticate': `${CHALLENGE}, error="insufficient_scope"` }, log },
+        { log },
       );
     }
-    const detail = REJECTION_DETAIL[result.rejection];
-    throw new AppError('invalid_token', detail, {
-      headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token", error_description="${detail}"` },
-      log,
-    });
+    throw new AppError('invalid_token', REJECTION_DETAIL[result.rejection], { log });
   }
 
   async function session(request: FastifyRequest, secret: string): Promise<Principal> {
     const principal = await auth.resolveSession(secret).catch(unavailable);
     if (principal === null) {
       throw new AppError('authentication_required', 'The session has ended; sign in again.', {
-        headers: { 'www-authenticate': CHALLENGE },
         log: { auth_failure: 'session_unknown' },
       });
     }
-    const presented = request.headers[CSRF_HEADER];
-    if (
-      !SAFE_METHODS.has(request.method) &&
-      !auth.checkCsrf(secret, typeof presented === 'string' ? presented : undefined)
-    ) {
-      throw new AppError('csrf_token_invalid', `Send the session's CSRF token in the ${CSRF_HEADER} header.`, {
-        log: { auth_failure: 'csrf' },
-      });
-    }
+    if (!SAFE_METHODS.has(request.method)) auth.requireCsrf(secret, request.headers[CSRF_HEADER]);
     return principal;
   }
 }

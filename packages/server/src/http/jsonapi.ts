@@ -85,7 +85,6 @@ export interface Page {
 }
 
 export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
 
 export function readPage(query: { 'page[number]'?: string | undefined; 'page[size]'?: string | undefined }): Page {
   const number = query['page[number]'] === undefined ? 1 : Number(query['page[number]']);
