@@ -10,9 +10,10 @@ describe('gatehouse migrate', () => {
     expect(first.code).toBe(0);
     expect(first.lines).toEqual([
       `Database: ${path.join(dir, 'gatehouse.sqlite')}`,
-      'Ran 2 migrations:',
+      'Ran 3 migrations:',
       '  2026-12-03-initial',
       '  2026-12-03-rate-limits',
+      '  2026-12-03-token-change-notifications',
     ]);
 
     const second = await gh('migrate');

@@ -71,6 +71,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     fallbacks: metrics.rateLimitFallbacks,
   });
   app.addHook('onClose', async () => store.close());
+  services.credentials.start(app.log);
+  app.addHook('onClose', async () => services.credentials.stop());
   if (!(await ready(2000))) app.log.error('Redis is not reachable yet; rate limits are per node until it is');
   const limitAnonymous = async (request: FastifyRequest, reply: FastifyReply) =>
     limiter.anonymous(reply, addressKey(request.ip));

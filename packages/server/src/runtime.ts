@@ -21,7 +21,13 @@ export async function openRuntime(config: Config, clock: Clock = systemClock): P
     await database.close();
     throw err;
   }
-  const services = createServices({ db: database.db, clock, sessionTtlSeconds: config.sessionTtlSeconds });
+  const services = createServices({
+    db: database.db,
+    clock,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    // Inert until the HTTP app starts it; the CLI never does.
+    credentialCache: { size: config.credentialCacheSize, watch: database.watch },
+  });
   return {
     database,
     services,

@@ -119,7 +119,12 @@ export async function startTestApp(
   const database = options.database ?? (await openTestDatabase(dialect));
   if (!shared) await migrateToLatest(database.db);
   const clock = options.clock ?? new ManualClock();
-  const services = createServices({ db: database.db, clock, sessionTtlSeconds: 3600 });
+  const services = createServices({
+    db: database.db,
+    clock,
+    sessionTtlSeconds: 3600,
+    credentialCache: { size: 10_000, watch: database.watch },
+  });
   const logs: string[] = [];
   const app = await buildApp(
     {

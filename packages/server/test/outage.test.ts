@@ -8,7 +8,13 @@ import { generateToken } from '../src/tokens/token.js';
 import { ManualClock, openTestDatabase } from './harness.js';
 
 async function appOn(database: DatabaseHandle) {
-  const services = createServices({ db: database.db, clock: new ManualClock(), sessionTtlSeconds: 3600 });
+  // With the credential cache on, as in production: a cached token must not outlive the database.
+  const services = createServices({
+    db: database.db,
+    clock: new ManualClock(),
+    sessionTtlSeconds: 3600,
+    credentialCache: { size: 100, watch: database.watch },
+  });
   const app = await buildApp(
     { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600, redisUrl: null, trustedProxies: [] },
     {

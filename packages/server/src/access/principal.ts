@@ -1,3 +1,5 @@
+import type { User } from '../users/service.js';
+
 export const GLOBAL_ROLES = ['global_admin', 'global_user_admin', 'developer'] as const;
 export type GlobalRole = (typeof GLOBAL_ROLES)[number];
 
@@ -14,4 +16,6 @@ export interface Principal {
   readonly tokenId: string | null;
   /** Set when the request came with a web session cookie. */
   readonly sessionId: string | null;
+  /** The user's record as read with the credential for this request, when the gateway has it. */
+  readonly user?: User;
 }

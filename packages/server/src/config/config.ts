@@ -19,6 +19,8 @@ export interface Config {
   readonly redisUrl: string | null;
   /** Peers whose X-Forwarded-For is believed: addresses, CIDR ranges or loopback/linklocal/uniquelocal. */
   readonly trustedProxies: readonly string[];
+  /** Authenticated tokens whose database read is cached per process; 0 reads the database on every request. */
+  readonly credentialCacheSize: number;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  const credentialCacheSize = int('GATEHOUSE_CREDENTIAL_CACHE_SIZE', 10_000, 0, 1_000_000);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     host,
@@ -117,5 +121,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlSeconds,
     redisUrl,
     trustedProxies: Object.freeze(trustedProxies),
+    credentialCacheSize,
   });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { type WatchChanges, watchPostgres, watchSqlite } from './changes.js';
 import { registerDirectReader } from './prepared.js';
 import type { Database } from './schema.js';
 
@@ -13,6 +14,8 @@ export interface DatabaseHandle {
   readonly dialect: Dialect;
   /** Where the data lives, for messages: a file path or the URL without its password. */
   readonly location: string;
+  /** Starts watching for credential changes made outside this process (see db/changes.ts). */
+  readonly watch: WatchChanges;
   close(): Promise<void>;
 }
 
@@ -56,7 +59,7 @@ export function openSqlite(file: string): DatabaseHandle {
   };
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   registerDirectReader(db, (sql, parameters) => database.prepare(sql).all(...parameters));
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', location: file, watch: watchSqlite(sqlite), close: () => db.destroy() };
 }
 
 export function openPostgres(url: string): DatabaseHandle {
@@ -67,5 +70,5 @@ export function openPostgres(url: string): DatabaseHandle {
   const safe = new URL(url);
   safe.password = safe.password ? '***' : '';
   safe.search = ''; // options such as ?password=… must not reach a log line
-  return { db, dialect: 'postgres', location: safe.toString(), close: () => db.destroy() };
+  return { db, dialect: 'postgres', location: safe.toString(), watch: watchPostgres(url), close: () => db.destroy() };
 }

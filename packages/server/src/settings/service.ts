@@ -4,6 +4,7 @@ import type { Principal } from '../access/principal.js';
 import { addSeconds, type Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import type { CredentialChanges } from '../tokens/credential-cache.js';
 import { countTokensCreatedBetween } from '../tokens/repository.js';
 import { readSettings, writeSetting } from './repository.js';
 
@@ -73,6 +74,7 @@ export function parseRateLimit(name: string, raw: string, nullable: boolean): nu
 export interface SettingsServiceDeps {
   db: Kysely<Database>;
   clock: Clock;
+  credentials: CredentialChanges;
 }
 
 export type SettingsService = ReturnType<typeof createSettingsService>;
@@ -90,7 +92,7 @@ export function settingsFromStored(stored: {
   };
 }
 
-export function createSettingsService({ db, clock }: SettingsServiceDeps) {
+export function createSettingsService({ db, clock, credentials }: SettingsServiceDeps) {
   async function get(): Promise<InstanceSettings> {
     return settingsFromStored(await readSettings(db));
   }
@@ -131,7 +133,12 @@ export function createSettingsService({ db, clock }: SettingsServiceDeps) {
 
   async function update(changes: Partial<InstanceSettings>): Promise<InstanceSettings> {
     const now = clock.now().toISOString();
-    for (const [key, value] of Object.entries(changes)) await writeSetting(db, key, value, now);
+    try {
+      for (const [key, value] of Object.entries(changes)) await writeSetting(db, key, value, now);
+    } finally {
+      // Expiry and the default limit are part of every cached credential.
+      credentials.changed();
+    }
     return get();
   }
 

@@ -70,10 +70,15 @@ const credentialQuery = prepared(1, (db, tokenHash: string) =>
     .innerJoin('users as u', 'u.id', 't.user_id')
     .select((eb) => [
       't.id as token_id',
-      't.user_id',
-      't.created_at',
+      't.created_at as token_created_at',
       't.last_accessed_at',
+      'u.id',
+      'u.email',
+      'u.first_name',
+      'u.last_name',
       'u.roles',
+      'u.created_at',
+      'u.updated_at',
       'u.archived_at',
       'u.rate_limit_per_minute',
       eb
@@ -91,11 +96,16 @@ const credentialQuery = prepared(1, (db, tokenHash: string) =>
 );
 
 /**
- * The hot-path look-up: one indexed query for the token, its user, and the two instance
- * settings every authentication needs (stored JSON, null when never set), so the answer
- * reflects the database as it is at this request on every node.
+ * The hot-path look-up: one indexed query for the token, its user (everything but the password
+ * hash, so `/users/me` needs no second read), and the two instance settings every
+ * authentication needs (stored JSON, null when never set).
  */
-export async function findCredentialByHash(db: Kysely<Database>, tokenHash: string) {
+export type CredentialRow = Awaited<ReturnType<typeof credentialQuery>>[number];
+
+export async function findCredentialByHash(
+  db: Kysely<Database>,
+  tokenHash: string,
+): Promise<CredentialRow | undefined> {
   return (await credentialQuery(db, tokenHash))[0];
 }
 

@@ -8,7 +8,8 @@ import { AppError, notFound } from '../errors/app-error.js';
 import type { Page, Paged } from '../http/jsonapi.js';
 import { type SettingsService, settingsFromStored } from '../settings/service.js';
 import { findUserById } from '../users/repository.js';
-import { parseRoles } from '../users/service.js';
+import { toUser, type User } from '../users/service.js';
+import type { CredentialCache } from './credential-cache.js';
 import * as repo from './repository.js';
 import { generateToken, hashToken, TOKEN_PATTERN, tokenHint } from './token.js';
 
@@ -40,11 +41,40 @@ export interface TokenServiceDeps {
   db: Kysely<Database>;
   clock: Clock;
   settings: Pick<SettingsService, 'get'>;
+  cache: CredentialCache<Credential>;
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
 
-export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
+/** What authenticating a token needs, derived once from the database read and cached. */
+export interface Credential {
+  readonly tokenId: string;
+  readonly user: User;
+  readonly principal: Principal;
+  /** Null when tokens do not expire under the instance setting as read. */
+  readonly expiresAtMs: number | null;
+  readonly rateLimitPerMinute: number;
+  lastAccessedAt: string | null;
+}
+
+function toCredential(row: repo.CredentialRow): Credential {
+  const { token_expiry_seconds, rate_limit_per_minute } = settingsFromStored({
+    token_expiry_seconds: row.token_expiry_seconds,
+    rate_limit_per_minute: row.rate_limit_per_minute_default,
+  });
+  const user = Object.freeze(toUser(row));
+  return {
+    tokenId: row.token_id,
+    user,
+    principal: Object.freeze({ userId: user.id, roles: user.roles, tokenId: row.token_id, sessionId: null, user }),
+    expiresAtMs:
+      token_expiry_seconds === null ? null : new Date(row.token_created_at).getTime() + token_expiry_seconds * 1000,
+    rateLimitPerMinute: row.rate_limit_per_minute ?? rate_limit_per_minute,
+    lastAccessedAt: row.last_accessed_at,
+  };
+}
+
+export function createTokenService({ db, clock, settings, cache }: TokenServiceDeps) {
   const expiresAt = (createdAt: string, expirySeconds: number | null): string | null =>
     expirySeconds === null ? null : addSeconds(new Date(createdAt), expirySeconds).toISOString();
 
@@ -109,7 +139,12 @@ export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
   return {
     issue,
     listOf,
-    revokeOf: (userId: string, tokenId: string): Promise<boolean> => repo.deleteToken(db, userId, tokenId),
+    /** Revokes with no permission check (the operator CLI); false when the user has no such token. */
+    async revokeOf(userId: string, tokenId: string): Promise<boolean> {
+      const deleted = await repo.deleteToken(db, userId, tokenId);
+      cache.changed();
+      return deleted;
+    },
 
     async list(principal: Principal, userIdParam: string, page: Page): Promise<Paged<UserAppToken>> {
       return listOf(await ownerFor(principal, userIdParam), page);
@@ -128,40 +163,46 @@ export function createTokenService({ db, clock, settings }: TokenServiceDeps) {
 
     async revoke(principal: Principal, userIdParam: string, tokenId: string): Promise<void> {
       const userId = await ownerFor(principal, userIdParam);
-      if (!(await repo.deleteToken(db, userId, tokenId))) throw notFound('token');
+      const deleted = await repo.deleteToken(db, userId, tokenId);
+      cache.changed();
+      if (!deleted) throw notFound('token');
     },
 
     /**
      * Resolves a presented token to its principal, checking everything that can have changed
      * since the last request: the token still exists, its user is not archived, the instance's
-     * expiry as set now, and the user's roles as they are now.
+     * expiry as set now, and the user's roles as they are now. The database read behind it is
+     * cached per process until anything that read depends on changes (credential-cache.ts).
      */
     async authenticate(
       token: string,
       ip: string,
     ): Promise<{ principal: Principal; rateLimitPerMinute: number } | { rejection: TokenRejection; tokenId?: string }> {
       if (!TOKEN_PATTERN.test(token)) return { rejection: 'malformed' };
-      const row = await repo.findCredentialByHash(db, hashToken(token));
-      if (row === undefined) return { rejection: 'unknown' };
-      const { token_expiry_seconds, rate_limit_per_minute } = settingsFromStored({
-        token_expiry_seconds: row.token_expiry_seconds,
-        rate_limit_per_minute: row.rate_limit_per_minute_default,
-      });
-      if (row.archived_at !== null) return { rejection: 'user_archived', tokenId: row.token_id };
+      const hash = hashToken(token);
+      let credential = cache.get(hash);
+      if (credential === undefined) {
+        const generation = cache.generation;
+        const row = await repo.findCredentialByHash(db, hash);
+        if (row === undefined) return { rejection: 'unknown' };
+        credential = toCredential(row);
+        cache.set(hash, credential, generation);
+      }
+      const { tokenId } = credential;
+      if (credential.user.archived_at !== null) return { rejection: 'user_archived', tokenId };
       const now = clock.now();
-      const expiry = expiresAt(row.created_at, token_expiry_seconds);
-      if (expiry !== null && expiry <= now.toISOString()) return { rejection: 'expired', tokenId: row.token_id };
-      const roles = parseRoles(row.roles);
-      if (!roles.includes('developer')) return { rejection: 'not_developer', tokenId: row.token_id };
+      if (credential.expiresAtMs !== null && credential.expiresAtMs <= now.getTime()) {
+        return { rejection: 'expired', tokenId };
+      }
+      if (!credential.user.roles.includes('developer')) return { rejection: 'not_developer', tokenId };
 
       const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
-      if (row.last_accessed_at === null || row.last_accessed_at <= notSince) {
-        await repo.touchToken(db, row.token_id, now.toISOString(), ip.slice(0, 64), notSince);
+      if (credential.lastAccessedAt === null || credential.lastAccessedAt <= notSince) {
+        const at = now.toISOString();
+        credential.lastAccessedAt = at;
+        await repo.touchToken(db, tokenId, at, ip.slice(0, 64), notSince);
       }
-      return {
-        principal: { userId: row.user_id, roles, tokenId: row.token_id, sessionId: null },
-        rateLimitPerMinute: row.rate_limit_per_minute ?? rate_limit_per_minute,
-      };
+      return { principal: credential.principal, rateLimitPerMinute: credential.rateLimitPerMinute };
     },
   };
 }

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import type { Database, UserRow, UserUpdate } from '../db/schema.js';
 import { AppError, notFound } from '../errors/app-error.js';
 import type { Page, Paged } from '../http/jsonapi.js';
+import type { CredentialChanges } from '../tokens/credential-cache.js';
 import { deleteTokensOfUser } from '../tokens/repository.js';
 import * as repo from './repository.js';
 
@@ -62,7 +63,8 @@ function checkRoles(roles: readonly string[]): GlobalRole[] {
   return [...new Set(roles as GlobalRole[])].sort();
 }
 
-export const toUser = (row: UserRow): User => ({
+/** A user as the API shows it; takes any row with the user's columns (the password hash is never read). */
+export const toUser = (row: Omit<UserRow, 'password_hash' | 'email_normalized'>): User => ({
   id: row.id,
   email: row.email,
   first_name: row.first_name,
@@ -77,11 +79,22 @@ export const toUser = (row: UserRow): User => ({
 export interface UserServiceDeps {
   db: Kysely<Database>;
   clock: Clock;
+  /** Told after every committed change to a user, which can change what the user's tokens may do. */
+  credentials: CredentialChanges;
 }
 
 export type UserService = ReturnType<typeof createUserService>;
 
-export function createUserService({ db, clock }: UserServiceDeps) {
+export function createUserService({ db, clock, credentials }: UserServiceDeps) {
+  /** Runs a write to users, then tells the credential cache, whether or not the write went through. */
+  async function changing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      credentials.changed();
+    }
+  }
+
   /** `me` stands for the caller. */
   const resolveId = (principal: Principal, id: string): string => (id === 'me' ? principal.userId : id);
 
@@ -157,11 +170,13 @@ export function createUserService({ db, clock }: UserServiceDeps) {
   /** Archives with no permission check. Tokens and sessions are deleted, so un-archiving cannot revive them. */
   async function archiveUser(userId: string): Promise<User> {
     const now = clock.now().toISOString();
-    await db.transaction().execute(async (trx) => {
-      await repo.updateUser(trx, userId, { archived_at: now, updated_at: now });
-      await deleteTokensOfUser(trx, userId);
-      await deleteSessionsOfUser(trx, userId);
-    });
+    await changing(() =>
+      db.transaction().execute(async (trx) => {
+        await repo.updateUser(trx, userId, { archived_at: now, updated_at: now });
+        await deleteTokensOfUser(trx, userId);
+        await deleteSessionsOfUser(trx, userId);
+      }),
+    );
     const row = await repo.findUserById(db, userId);
     if (row === undefined) throw notFound('user');
     return toUser(row);
@@ -182,30 +197,34 @@ export function createUserService({ db, clock }: UserServiceDeps) {
         throw new AppError('invalid_request', 'A password must be 12 to 1024 characters long.');
       }
       const password_hash = await hashPassword(password);
-      return db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('users')
-          .set({ password_hash, updated_at: clock.now().toISOString() })
-          .where('id', '=', userId)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) throw notFound('user');
-        return { sessions_ended: await deleteSessionsOfUser(trx, userId) };
-      });
+      return changing(() =>
+        db.transaction().execute(async (trx) => {
+          const updated = await trx
+            .updateTable('users')
+            .set({ password_hash, updated_at: clock.now().toISOString() })
+            .where('id', '=', userId)
+            .executeTakeFirst();
+          if (Number(updated.numUpdatedRows) === 0) throw notFound('user');
+          return { sessions_ended: await deleteSessionsOfUser(trx, userId) };
+        }),
+      );
     },
 
     /** Sets or clears (null) a user's own limit with no permission check: for the operator CLI. */
     async setRateLimit(userId: string, limit: number | null): Promise<void> {
-      await repo.updateUser(db, userId, { rate_limit_per_minute: limit, updated_at: clock.now().toISOString() });
+      await changing(() =>
+        repo.updateUser(db, userId, { rate_limit_per_minute: limit, updated_at: clock.now().toISOString() }),
+      );
     },
 
     async setRoles(userId: string, roles: readonly string[]): Promise<void> {
-      await repo.updateUser(db, userId, {
-        roles: JSON.stringify(checkRoles(roles)),
-        updated_at: clock.now().toISOString(),
-      });
+      const checked = JSON.stringify(checkRoles(roles));
+      await changing(() => repo.updateUser(db, userId, { roles: checked, updated_at: clock.now().toISOString() }));
     },
 
     async get(principal: Principal, id: string): Promise<User> {
+      // The caller's own record came with the credential, as read for this request.
+      if (principal.user !== undefined && resolveId(principal, id) === principal.userId) return principal.user;
       return toUser(await visibleUser(principal, id));
     },
 
@@ -252,7 +271,7 @@ export function createUserService({ db, clock }: UserServiceDeps) {
         }
         update.roles = JSON.stringify(roles);
       }
-      await repo.updateUser(db, row.id, update);
+      await changing(() => repo.updateUser(db, row.id, update));
       return toUser({ ...row, ...update } as UserRow);
     },
 
@@ -269,7 +288,7 @@ export function createUserService({ db, clock }: UserServiceDeps) {
       const row = await managedUser(principal, id);
       if (row.archived_at === null) return toUser(row);
       const now = clock.now().toISOString();
-      await repo.updateUser(db, row.id, { archived_at: null, updated_at: now });
+      await changing(() => repo.updateUser(db, row.id, { archived_at: null, updated_at: now }));
       return toUser({ ...row, archived_at: null, updated_at: now });
     },
   };
