@@ -1,13 +1,13 @@
 // `npm run bench`: the authenticated hot path against a bare Fastify limit and an Express peer,
 // side by side on this machine, each server in its own process and autocannon in another.
 // Writes docs/benchmarks.md (and the raw numbers to bench/results/). See `node bench/run.mjs --help`.
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cli, createDevelopers, guessedToken, inBatches, ROOT, SERVER_MAIN } from './lib/gatehouse.mjs';
+import { measure } from './lib/measure.mjs';
 import { freePort, killAll, resetPeakRss, run, sampleProcess, sleep, startServer, waitForHttp } from './lib/proc.mjs';
 import { renderReport } from './lib/report.mjs';
 
@@ -61,7 +61,6 @@ const WARMUP = count('warmup', args.warmup, 0, 60);
 const CONNECTIONS = count('connections', args.connections, 1, 1000);
 const USERS = count('users', args.users, 1, 100);
 const SOAK_SECONDS = count('soak-seconds', args['soak-seconds'], 10, 3600);
-const LOAD = path.join(ROOT, 'bench/load.mjs');
 
 const databaseUrl = process.env.DATABASE_URL?.trim() || null;
 const redisUrl = process.env.REDIS_URL?.trim() || null;
@@ -82,14 +81,10 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   });
 }
 
-const log = (/** @type {string} */ line) => process.stderr.write(`bench: ${line}\n`);
+/** @param {Target} target @param {number} seconds @param {(pid: number, requests: number) => void} [onTick] */
+const load = (target, seconds, onTick) => measure(target, seconds, CONNECTIONS, onTick);
 
-/** Machine-wide busy CPU time so far (all cores), in ms, from /proc/stat. */
-function machineBusyMs() {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  const [, user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).map(Number);
-  return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) * 1000) / 100;
-}
+const log = (/** @type {string} */ line) => process.stderr.write(`bench: ${line}\n`);
 
 /**
  * @typedef {import('./lib/report.mjs').Sample} Sample
@@ -108,74 +103,6 @@ function machineBusyMs() {
  * @property {boolean} [rotateForwardedFor]
  * @property {number[]} expectedStatuses  anything else makes the row's numbers suspect
  */
-
-/**
- * One bounded autocannon run in its own process; the server's CPU time and memory are read from
- * /proc right before the first request and right after the last.
- * @param {Target} target
- * @param {number} seconds
- * @param {(pid: number, requests: number) => void} [onTick]  called every 5 s during the run with the responses so far
- * @returns {Promise<Sample>}
- */
-function load(target, seconds, onTick) {
-  const plan = {
-    url: `http://127.0.0.1:${target.server.port}${target.path}`,
-    connections: CONNECTIONS,
-    durationSec: seconds,
-    connectionHeaders: target.connectionHeaders,
-    rotateForwardedFor: target.rotateForwardedFor ?? false,
-  };
-  return new Promise((resolve, reject) => {
-    const child = fork(LOAD, [JSON.stringify(plan)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    /** @type {{ server: import('./lib/proc.mjs').ProcSample, busyMs: number, at: number } | undefined} */
-    let before;
-    /** @type {NodeJS.Timeout | undefined} */
-    let ticker;
-    let requestsSoFar = 0;
-    const killer = setTimeout(
-      () => {
-        child.kill('SIGKILL');
-        reject(new Error(`the load generator for ${target.key} did not finish`));
-      },
-      (seconds + 30) * 1000,
-    );
-    child.on('message', (/** @type {{ type: string, result?: LoadResult, requests?: number }} */ message) => {
-      if (message.type === 'started') {
-        before = { server: sampleProcess(target.server.pid), busyMs: machineBusyMs(), at: performance.now() };
-        if (onTick !== undefined) ticker = setInterval(() => onTick(target.server.pid, requestsSoFar), 5000);
-      } else if (message.type === 'progress') {
-        requestsSoFar = message.requests ?? requestsSoFar;
-      } else if (message.type === 'result' && message.result !== undefined && before !== undefined) {
-        clearInterval(ticker);
-        const after = sampleProcess(target.server.pid);
-        const busyMs = machineBusyMs() - before.busyMs;
-        const wallMs = performance.now() - before.at;
-        const r = message.result;
-        const serverCpuMs = after.cpuMs - before.server.cpuMs;
-        const loadgenCpuMs = (r.loadgenCpuPct / 100) * r.seconds * 1000;
-        resolve({
-          rps: r.rps,
-          requests: r.requests,
-          p50Ms: r.p50Ms,
-          p99Ms: r.p99Ms,
-          cpuUsPerRequest: (serverCpuMs * 1000) / Math.max(1, r.requests),
-          serverCpuPct: (serverCpuMs / wallMs) * 100,
-          loadgenCpuPct: r.loadgenCpuPct,
-          otherCpuPct: Math.max(0, ((busyMs - serverCpuMs - loadgenCpuMs) / wallMs) * 100),
-          rssMb: after.rssKb / 1024,
-          peakRssMb: after.hwmKb / 1024,
-          statuses: r.statuses,
-          errors: r.errors,
-        });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      clearInterval(ticker);
-      if (code !== 0) reject(new Error(`the load generator for ${target.key} exited with ${code}`));
-    });
-  });
-}
 
 /**
  * How often `needle` occurs in a file, read in chunks (server logs run to hundreds of MB).

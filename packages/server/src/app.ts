@@ -17,7 +17,7 @@ import { healthRoutes } from './http/health.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { JSONAPI_MEDIA_TYPE } from './http/jsonapi.js';
 import { createMetrics, metricsRoutes } from './http/metrics.js';
-import { createLogger, redactUrl } from './logging.js';
+import { createLogger, redactUrl, standardOutput } from './logging.js';
 import { addressKey } from './ratelimit/address.js';
 import { setUpRateLimits } from './ratelimit/setup.js';
 import type { Services } from './services.js';
@@ -44,8 +44,10 @@ type AppConfig = Pick<Config, 'logLevel' | 'cookieSecure' | 'sessionTtlSeconds' 
 /** Builds the whole HTTP app without listening, so tests can `inject` or listen on port 0. */
 export async function buildApp(config: AppConfig, deps: AppDeps) {
   const { services } = deps;
+  const metrics = createMetrics();
+  const logDestination = deps.logDestination ?? standardOutput((lines) => metrics.logLinesDropped.inc(lines));
   const app = Fastify({
-    loggerInstance: createLogger(config.logLevel, deps.logDestination),
+    loggerInstance: createLogger(config.logLevel, logDestination),
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: BODY_LIMIT_BYTES,
     onProtoPoisoning: 'error',
@@ -62,7 +64,6 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const metrics = createMetrics();
   const { limiter, store, ready } = setUpRateLimits({
     redisUrl: config.redisUrl,
     clock: deps.clock ?? systemClock,
@@ -83,11 +84,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   });
   registerJsonBodies(app, BODY_LIMIT_BYTES);
   app.decorateRequest('principal', null);
+  app.decorateRequest('failure', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
-    // Flat fields, no serializer: this line is written for every request.
+    // One line per request, failures included. Flat fields, no serializer: it is written for
+    // every request.
+    const failure = request.failure;
     request.log.info(
       {
         method: request.method,
@@ -97,8 +101,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
         ms: Math.round(reply.elapsedTime * 10) / 10,
         user_id: request.principal?.userId,
         token_id: request.principal?.tokenId ?? undefined,
+        ...(failure === null ? {} : { error_code: failure.code, ...failure.log }),
       },
-      'request completed',
+      failure === null ? 'request completed' : failure.detail,
     );
   });
 

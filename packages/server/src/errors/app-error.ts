@@ -27,7 +27,12 @@ export class AppError extends Error {
     readonly detail: string,
     options: AppErrorOptions = {},
   ) {
+    // No stack trace: an AppError is an answer, not a bug, and capturing one costs more than
+    // the rest of a rejection. A cause keeps its own stack.
+    const { stackTraceLimit } = Error;
+    Error.stackTraceLimit = 0;
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppError';
     this.status = ERROR_STATUS[code];
     this.source = options.source;

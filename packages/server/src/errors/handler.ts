@@ -115,11 +115,9 @@ export function renderError(error: AppError, requestId: string) {
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const error = toAppError(err);
-  if (error.status >= 500) {
-    request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
-  } else {
-    request.log.info({ code: error.code, status: error.status, ...error.log }, error.detail);
-  }
+  if (error.status >= 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+  // The request's one log line (app.ts, onResponse) says why it failed.
+  request.failure = error;
   const challenge = challengeFor(error);
   if (challenge !== undefined) reply.header('www-authenticate', challenge);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);

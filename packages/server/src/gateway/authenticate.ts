@@ -40,7 +40,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const address = addressKey(request.ip);
     // An address that keeps failing is refused before any look-up, and never touches a user's quota.
-    await limiter.ensureNotBlocked(reply, address);
+    limiter.refuseKnownBlocked(reply, address);
     let identified: Identified;
     try {
       identified = await identify(request);
@@ -51,7 +51,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     }
     request.principal = identified.principal;
     const viaSession = identified.principal.sessionId !== null;
-    await limiter.user(reply, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
+    await limiter.user(reply, address, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
   };
 
   async function identify(request: FastifyRequest): Promise<Identified> {

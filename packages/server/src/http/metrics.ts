@@ -17,6 +17,11 @@ export function createMetrics() {
       help: 'Rate-limit decisions made by the per-node fallback because the shared store (Redis) failed',
       registers: [registry],
     }),
+    logLinesDropped: new Counter({
+      name: 'gatehouse_log_lines_dropped_total',
+      help: 'Log lines dropped because standard output could not keep up (more than 16 MiB waiting)',
+      registers: [registry],
+    }),
   };
 }
 

@@ -6,6 +6,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the gateway's authentication hook on every authenticated route. */
     principal: Principal | null;
+    /** Set by the error handler: what the request's log line reports about its failure. */
+    failure: AppError | null;
   }
   interface FastifyContextConfig {
     /** A /core route that needs no credentials, such as the OpenAPI document. */

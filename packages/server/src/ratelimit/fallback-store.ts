@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Decision, RateLimitStore } from './store.js';
+import type { Decision, GuardedDecision, RateLimitStore } from './store.js';
 
 /**
  * Uses the shared store and, while it fails, a per-node one: limits stay in force (per node)
@@ -17,7 +17,7 @@ export class FallbackStore implements RateLimitStore {
     private readonly onFallback: () => void,
   ) {}
 
-  private async either(op: (store: RateLimitStore) => Promise<Decision>): Promise<Decision> {
+  private async either<T>(op: (store: RateLimitStore) => Promise<T>): Promise<T> {
     try {
       const decision = await op(this.primary);
       if (this.degraded) {
@@ -43,6 +43,17 @@ export class FallbackStore implements RateLimitStore {
 
   peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
     return this.either((s) => s.peek(key, limit, windowMs, nowMs));
+  }
+
+  hitGuarded(
+    guardKey: string,
+    guardLimit: number,
+    key: string,
+    limit: number,
+    windowMs: number,
+    nowMs: number,
+  ): Promise<GuardedDecision> {
+    return this.either((s) => s.hitGuarded(guardKey, guardLimit, key, limit, windowMs, nowMs));
   }
 
   async reset(key: string): Promise<void> {

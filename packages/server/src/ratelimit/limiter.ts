@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors/app-error.js';
 import type { Decision, RateLimitStore } from './store.js';
@@ -10,6 +11,8 @@ const WINDOW_MS = WINDOW_SECONDS * 1000;
 export const SESSION_LIMIT_PER_MINUTE = 600;
 /** Requests that fail authentication, per client address (IPv6 by /64). */
 export const FAILED_AUTH_LIMIT_PER_MINUTE = 30;
+/** Blocked addresses each node remembers, so a flood from them is refused without asking the store. */
+export const BLOCKED_ADDRESSES_REMEMBERED = 10_000;
 /** Sign-in, the OpenAPI document and other endpoints that need no credentials, per client address. */
 export const ANONYMOUS_LIMIT_PER_MINUTE = 120;
 
@@ -32,6 +35,14 @@ export type RateLimiter = ReturnType<typeof createRateLimiter>;
 export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) {
   const now = () => clock.now().getTime();
 
+  /** Addresses seen blocked for failed authentications, with when their block ends (ms). */
+  const blocked = new LRUCache<string, number>({ max: BLOCKED_ADDRESSES_REMEMBERED });
+
+  function blockedAddress(reply: FastifyReply, address: string, decision: Decision): AppError {
+    blocked.set(address, now() + decision.retryAfterMs);
+    return refuse('failed_auth', decision, reply, 'failed authentications');
+  }
+
   function refuse(policy: Policy, decision: Decision, reply: FastifyReply, what: string): AppError {
     onLimited?.(policy);
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
@@ -44,27 +55,55 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
   }
 
   return {
-    /** Counts an authenticated request against its user's limit; throws 429 when over it. */
-    async user(reply: FastifyReply, userId: string, viaSession: boolean, limit: number): Promise<void> {
+    /**
+     * Counts an authenticated request against its user's limit, in the same store step that
+     * checks the client address is not blocked for failed authentications; throws 429 for either.
+     */
+    async user(reply: FastifyReply, address: string, userId: string, viaSession: boolean, limit: number) {
       const policy: Policy = viaSession ? 'session' : 'default';
-      const decision = await store.hit(`${policy}:${userId}`, limit, WINDOW_MS, now());
+      const { guard, decision } = await store.hitGuarded(
+        `failed_auth:${address}`,
+        FAILED_AUTH_LIMIT_PER_MINUTE,
+        `${policy}:${userId}`,
+        limit,
+        WINDOW_MS,
+        now(),
+      );
+      if (decision === null) throw blockedAddress(reply, address, guard);
       if (!decision.allowed) throw refuse(policy, decision, reply, 'requests');
       setHeaders(reply, policy, decision);
     },
 
-    /** Refuses an address that has failed authentication too often, before any look-up. */
-    async ensureNotBlocked(reply: FastifyReply, address: string): Promise<void> {
-      const decision = await store.peek(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
-      if (!decision.allowed) throw refuse('failed_auth', decision, reply, 'failed authentications');
+    /**
+     * Refuses, before any look-up and without asking the store, an address this node has seen
+     * blocked for failed authentications, until the block ends. Other nodes' blocks are learnt
+     * on the address's next request here (`user`, `recordFailedAuth`).
+     */
+    refuseKnownBlocked(reply: FastifyReply, address: string): void {
+      const until = blocked.get(address);
+      if (until === undefined) return;
+      const waitMs = until - now();
+      if (waitMs <= 0) {
+        blocked.delete(address);
+        return;
+      }
+      const decision = {
+        allowed: false,
+        limit: FAILED_AUTH_LIMIT_PER_MINUTE,
+        remaining: 0,
+        resetMs: waitMs,
+        retryAfterMs: waitMs,
+      };
+      throw refuse('failed_auth', decision, reply, 'failed authentications');
     },
 
     /**
      * Counts a failed authentication. The count is atomic, so when many fail at once those
-     * beyond the limit are answered 429 instead of their 401 (`refusal` is that 429).
+     * beyond the limit are answered 429 instead of their 401 (the returned error is that 429).
      */
     async recordFailedAuth(reply: FastifyReply, address: string): Promise<AppError | null> {
       const decision = await store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
-      return decision.allowed ? null : refuse('failed_auth', decision, reply, 'failed authentications');
+      return decision.allowed ? null : blockedAddress(reply, address, decision);
     },
 
     /**

@@ -1,4 +1,4 @@
-import { type Decision, decide, type RateLimitStore } from './store.js';
+import { type Decision, decide, type GuardedDecision, type RateLimitStore } from './store.js';
 
 interface Log {
   /** Accepted request times, oldest first; entries before `head` are expired. */
@@ -34,7 +34,7 @@ export class MemoryStore implements RateLimitStore {
     return log;
   }
 
-  async hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+  private hitNow(key: string, limit: number, windowMs: number, nowMs: number): Decision {
     const log = this.trimmed(key, windowMs, nowMs);
     const count = log.times.length - log.head;
     const allowed = count < limit;
@@ -43,11 +43,31 @@ export class MemoryStore implements RateLimitStore {
     return decide(allowed, allowed ? count + 1 : count, oldest, limit, windowMs, nowMs);
   }
 
-  async peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+  private peekNow(key: string, limit: number, windowMs: number, nowMs: number): Decision {
     if (!this.logs.has(key)) return decide(true, 0, null, limit, windowMs, nowMs);
     const log = this.trimmed(key, windowMs, nowMs);
     const count = log.times.length - log.head;
     return decide(count < limit, count, log.times[log.head] ?? null, limit, windowMs, nowMs);
+  }
+
+  async hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+    return this.hitNow(key, limit, windowMs, nowMs);
+  }
+
+  async hitGuarded(
+    guardKey: string,
+    guardLimit: number,
+    key: string,
+    limit: number,
+    windowMs: number,
+    nowMs: number,
+  ): Promise<GuardedDecision> {
+    const guard = this.peekNow(guardKey, guardLimit, windowMs, nowMs);
+    return { guard, decision: guard.allowed ? this.hitNow(key, limit, windowMs, nowMs) : null };
+  }
+
+  async peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+    return this.peekNow(key, limit, windowMs, nowMs);
   }
 
   async reset(key: string): Promise<void> {

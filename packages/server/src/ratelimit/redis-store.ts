@@ -1,36 +1,64 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type Decision, decide, type RateLimitStore } from './store.js';
+import { type Decision, decide, type GuardedDecision, type RateLimitStore } from './store.js';
 
 /**
- * One atomic step of the sliding log in a Redis sorted set (score = request time in ms).
- * KEYS[1] the log; ARGV: now, window, limit, member to add (empty for a peek).
+ * One step of the sliding log in a Redis sorted set (score = request time in ms): drop what left
+ * the window, then count `member` if it fits (an empty member only looks).
  * Returns { allowed (1/0), count after the step, oldest score or -1 }.
  */
-const SLIDING_LOG = `
+const SLIDE = `
+local function slide(key, now, window, limit, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local allowed = 0
+  if count < limit then
+    allowed = 1
+    if member ~= '' then
+      redis.call('ZADD', key, now, member)
+      redis.call('PEXPIRE', key, window)
+      count = count + 1
+    end
+  end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if oldest[2] == nil then return { allowed, count, -1 } end
+  return { allowed, count, tonumber(oldest[2]) }
+end
+`;
+
+/** KEYS[1] the log; ARGV: now, window, limit, member. Atomic, as every script is. */
+const SLIDING_LOG = `${SLIDE}
+return slide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
+`;
+
+/**
+ * KEYS[1] the guard, KEYS[2] the log; ARGV: now, window, guard limit, limit, member. Looks at the
+ * guard and, only if it is under its limit, counts in the log: one round trip for both.
+ * Returns the guard's three numbers, then the log's (or { 0, 0, -1 } when the guard refused).
+ */
+const GUARDED_LOG = `${SLIDE}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-local allowed = 0
-if count < limit then
-  allowed = 1
-  if ARGV[4] ~= '' then
-    redis.call('ZADD', KEYS[1], now, ARGV[4])
-    redis.call('PEXPIRE', KEYS[1], window)
-    count = count + 1
-  end
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if oldest[2] == nil then return { allowed, count, -1 } end
-return { allowed, count, tonumber(oldest[2]) }
+local guard = slide(KEYS[1], now, window, tonumber(ARGV[3]), '')
+if guard[1] == 0 then return { guard[1], guard[2], guard[3], 0, 0, -1 } end
+local log = slide(KEYS[2], now, window, tonumber(ARGV[4]), ARGV[5])
+return { guard[1], guard[2], guard[3], log[1], log[2], log[3] }
 `;
 
 type SlidingLogReply = [number, number, number];
+type GuardedLogReply = [number, number, number, number, number, number];
 
 interface SlidingLogClient extends Redis {
   slidingLog(key: string, now: number, window: number, limit: number, member: string): Promise<SlidingLogReply>;
+  guardedLog(
+    guardKey: string,
+    key: string,
+    now: number,
+    window: number,
+    guardLimit: number,
+    limit: number,
+    member: string,
+  ): Promise<GuardedLogReply>;
 }
 
 /** The shared store: every node that points at the same Redis shares every limit. */
@@ -53,13 +81,45 @@ export class RedisStore implements RateLimitStore {
       // Reported through failed commands; an unhandled 'error' event would crash the process.
     });
     client.defineCommand('slidingLog', { numberOfKeys: 1, lua: SLIDING_LOG });
+    client.defineCommand('guardedLog', { numberOfKeys: 2, lua: GUARDED_LOG });
     this.client = client as SlidingLogClient;
   }
 
+  private member(nowMs: number): string {
+    return `${nowMs}:${this.nodeId}:${this.seq++}`;
+  }
+
   private async run(key: string, limit: number, windowMs: number, nowMs: number, count: boolean): Promise<Decision> {
-    const member = count ? `${nowMs}:${this.nodeId}:${this.seq++}` : '';
-    const [allowed, n, oldest] = await this.client.slidingLog(key, nowMs, windowMs, limit, member);
+    const [allowed, n, oldest] = await this.client.slidingLog(
+      key,
+      nowMs,
+      windowMs,
+      limit,
+      count ? this.member(nowMs) : '',
+    );
     return decide(allowed === 1, n, oldest === -1 ? null : oldest, limit, windowMs, nowMs);
+  }
+
+  async hitGuarded(
+    guardKey: string,
+    guardLimit: number,
+    key: string,
+    limit: number,
+    windowMs: number,
+    nowMs: number,
+  ): Promise<GuardedDecision> {
+    const [gAllowed, gCount, gOldest, allowed, n, oldest] = await this.client.guardedLog(
+      guardKey,
+      key,
+      nowMs,
+      windowMs,
+      guardLimit,
+      limit,
+      this.member(nowMs),
+    );
+    const guard = decide(gAllowed === 1, gCount, gOldest === -1 ? null : gOldest, guardLimit, windowMs, nowMs);
+    if (!guard.allowed) return { guard, decision: null };
+    return { guard, decision: decide(allowed === 1, n, oldest === -1 ? null : oldest, limit, windowMs, nowMs) };
   }
 
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */

@@ -15,9 +15,27 @@ export interface Decision {
   retryAfterMs: number;
 }
 
+/** `decision` is null when the guard refused, and then nothing was counted. */
+export interface GuardedDecision {
+  guard: Decision;
+  decision: Decision | null;
+}
+
 export interface RateLimitStore {
   /** Counts one request against `key` if it fits, and reports the state either way. */
   hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
+  /**
+   * In one step: refuses when `guardKey` is at `guardLimit` (without counting anything), else
+   * counts one request against `key` as `hit` does. Both are counted over `windowMs`.
+   */
+  hitGuarded(
+    guardKey: string,
+    guardLimit: number,
+    key: string,
+    limit: number,
+    windowMs: number,
+    nowMs: number,
+  ): Promise<GuardedDecision>;
   /** Reports the state without counting. */
   peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
   /** Forgets every request counted under `key`. */

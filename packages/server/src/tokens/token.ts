@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** 24 bytes from the CSPRNG: 192 bits, written as 48 lowercase hex characters. */
 export const TOKEN_BYTES = 24;
@@ -13,7 +13,8 @@ export function generateToken(): string {
  * nothing to guess, and a plain digest lets the server find a token with one indexed look-up.
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  // One-shot digest: about half the cost of createHash().update().digest() (Node 20.12+).
+  return hash('sha256', token, 'hex');
 }
 
 /** The last four characters: enough to tell tokens apart in a list, far too few to guess the rest. */

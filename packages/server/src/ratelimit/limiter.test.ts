@@ -1,0 +1,88 @@
+import type { FastifyReply } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from '../errors/app-error.js';
+import { createRateLimiter, FAILED_AUTH_LIMIT_PER_MINUTE } from './limiter.js';
+import { MemoryStore } from './memory-store.js';
+import type { RateLimitStore } from './store.js';
+
+const reply = () => {
+  const headers: Record<string, string> = {};
+  const r = {
+    headers,
+    header(name: string, value: string) {
+      headers[name] = value;
+      return r;
+    },
+  };
+  return r;
+};
+const asReply = (r: ReturnType<typeof reply>) => r as unknown as FastifyReply;
+
+const stores: MemoryStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+});
+
+/** A memory store that counts the calls made to it. */
+function countingStore() {
+  const inner = new MemoryStore();
+  stores.push(inner);
+  const calls = { n: 0 };
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.n++;
+        return value.apply(target, args);
+      };
+    },
+  }) as RateLimitStore;
+  return { store, calls };
+}
+
+describe('the rate limiter', () => {
+  it('refuses a blocked address from memory, without asking the store, until the block ends', async () => {
+    let ms = 1_000_000;
+    const { store, calls } = countingStore();
+    const limiter = createRateLimiter({ store, clock: { now: () => new Date(ms) } });
+    for (let i = 0; i < FAILED_AUTH_LIMIT_PER_MINUTE; i++) {
+      expect(await limiter.recordFailedAuth(asReply(reply()), '198.51.100.7')).toBeNull();
+    }
+    const refusal = await limiter.recordFailedAuth(asReply(reply()), '198.51.100.7');
+    expect(refusal?.code).toBe('too_many_requests');
+
+    const before = calls.n;
+    const r = reply();
+    expect(() => limiter.refuseKnownBlocked(asReply(r), '198.51.100.7')).toThrow(AppError);
+    expect(r.headers['ratelimit-policy']).toBe(`"failed_auth";q=${FAILED_AUTH_LIMIT_PER_MINUTE};w=60`);
+    expect(calls.n).toBe(before);
+    expect(() => limiter.refuseKnownBlocked(asReply(reply()), '198.51.100.8')).not.toThrow();
+
+    ms += 60_000;
+    expect(() => limiter.refuseKnownBlocked(asReply(reply()), '198.51.100.7')).not.toThrow();
+  });
+
+  it('refuses a valid request from a blocked address without counting it against the user', async () => {
+    const { store } = countingStore();
+    const limiter = createRateLimiter({ store, clock: { now: () => new Date(5_000_000) } });
+    for (let i = 0; i < FAILED_AUTH_LIMIT_PER_MINUTE; i++)
+      await store.hit('failed_auth:203.0.113.9', 30, 60_000, 5_000_000);
+    await expect(limiter.user(asReply(reply()), '203.0.113.9', 'u1', false, 60)).rejects.toMatchObject({
+      code: 'too_many_requests',
+    });
+    expect((await store.peek('default:u1', 60, 60_000, 5_000_000)).remaining).toBe(60);
+    // …and remembers it: the next request from there is refused before any look-up.
+    expect(() => limiter.refuseKnownBlocked(asReply(reply()), '203.0.113.9')).toThrow(AppError);
+  });
+});
+
+describe('AppError', () => {
+  it('carries no stack trace (it is an answer, not a bug) but keeps its cause', () => {
+    const cause = new Error('driver failed');
+    const error = new AppError('internal_error', 'x', { cause });
+    expect(error.stack?.split('\n').length).toBe(1);
+    expect(error.cause).toBe(cause);
+    expect(new Error('ordinary').stack?.split('\n').length).toBeGreaterThan(1);
+  });
+});
