@@ -85,10 +85,12 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   registerJsonBodies(app, BODY_LIMIT_BYTES);
   app.decorateRequest('principal', null);
   app.decorateRequest('failure', null);
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request take a callback rather than return a promise: cheaper per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // One line per request, failures included. Flat fields, no serializer: it is written for
     // every request.
     const failure = request.failure;
@@ -105,9 +107,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
       },
       failure === null ? 'request completed' : failure.detail,
     );
+    done();
   });
 
-  await app.register(cookie);
   await app.register(swagger, {
     // /core speaks JSON:API: document its media type on every body, in and out.
     transform: ({ schema, url }) => ({
@@ -136,6 +138,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   await app.register(healthRoutes, { ping: deps.ping });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(async (anonymous) => {
+    // Cookies are set and read by /auth only; the gateway reads the session cookie itself.
+    await anonymous.register(cookie);
     anonymous.addHook('onRequest', limitAnonymous);
     await anonymous.register(authRoutes, {
       prefix: '/auth',

@@ -1,3 +1,4 @@
+import { parseCookie } from 'cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../access/principal.js';
 import { type AuthService, CSRF_HEADER, SESSION_COOKIE } from '../auth/service.js';
@@ -57,7 +58,9 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
   async function identify(request: FastifyRequest): Promise<Identified> {
     const credentials = readCredentials(request.raw, request.query);
     if (credentials.kind === 'bearer') return bearer(request, credentials.token);
-    const sessionSecret = request.cookies[SESSION_COOKIE];
+    // Parsed here, only for requests without a bearer token: the cookie plugin serves /auth alone.
+    const cookieHeader = request.headers.cookie;
+    const sessionSecret = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
     if (sessionSecret !== undefined && sessionSecret !== '') {
       return { principal: await session(request, sessionSecret), rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
     }

@@ -54,7 +54,8 @@ export interface Credential {
   /** Null when tokens do not expire under the instance setting as read. */
   readonly expiresAtMs: number | null;
   readonly rateLimitPerMinute: number;
-  lastAccessedAt: string | null;
+  /** When the token's use was last recorded, as far as this process knows (ms). */
+  lastAccessedMs: number | null;
 }
 
 function toCredential(row: repo.CredentialRow): Credential {
@@ -70,7 +71,7 @@ function toCredential(row: repo.CredentialRow): Credential {
     expiresAtMs:
       token_expiry_seconds === null ? null : new Date(row.token_created_at).getTime() + token_expiry_seconds * 1000,
     rateLimitPerMinute: row.rate_limit_per_minute ?? rate_limit_per_minute,
-    lastAccessedAt: row.last_accessed_at,
+    lastAccessedMs: row.last_accessed_at === null ? null : new Date(row.last_accessed_at).getTime(),
   };
 }
 
@@ -191,16 +192,16 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
       const { tokenId } = credential;
       if (credential.user.archived_at !== null) return { rejection: 'user_archived', tokenId };
       const now = clock.now();
-      if (credential.expiresAtMs !== null && credential.expiresAtMs <= now.getTime()) {
+      const nowMs = now.getTime();
+      if (credential.expiresAtMs !== null && credential.expiresAtMs <= nowMs) {
         return { rejection: 'expired', tokenId };
       }
       if (!credential.user.roles.includes('developer')) return { rejection: 'not_developer', tokenId };
 
-      const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
-      if (credential.lastAccessedAt === null || credential.lastAccessedAt <= notSince) {
-        const at = now.toISOString();
-        credential.lastAccessedAt = at;
-        await repo.touchToken(db, tokenId, at, ip.slice(0, 64), notSince);
+      if (credential.lastAccessedMs === null || nowMs - credential.lastAccessedMs >= TOUCH_INTERVAL_SECONDS * 1000) {
+        credential.lastAccessedMs = nowMs;
+        const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
+        await repo.touchToken(db, tokenId, now.toISOString(), ip.slice(0, 64), notSince);
       }
       return { principal: credential.principal, rateLimitPerMinute: credential.rateLimitPerMinute };
     },
