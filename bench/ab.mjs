@@ -58,8 +58,8 @@ const baseEnv = {
   GATEHOUSE_ADMIN_EMAIL: 'bench-admin@bench.example',
   GATEHOUSE_ADMIN_PASSWORD: 'bench-admin-password',
 };
-delete /** @type {NodeJS.ProcessEnv} */ (baseEnv).DATABASE_URL;
-delete /** @type {NodeJS.ProcessEnv} */ (baseEnv).REDIS_URL;
+delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).DATABASE_URL);
+delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).REDIS_URL);
 
 /** @param {string} name @param {string[]} argv @param {NodeJS.ProcessEnv} env @param {string} ready @param {number} [status] */
 async function launch(name, argv, env, ready, status = 200) {

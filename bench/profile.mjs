@@ -1,6 +1,6 @@
 // Profiles one server under the benchmark's load with `node --cpu-prof` and prints where its CPU
 // time goes: self time by function, time by package, and inclusive time of the heaviest functions.
-//   node bench/profile.mjs [--target gatehouse|gatehouse-pg|reject-many|peer|limit] [--duration 10] [--connections 50]
+//   node bench/profile.mjs [--target gatehouse|gatehouse-pg|reject-one|reject-many|peer|limit] [--duration 10] [--connections 50]
 // gatehouse-pg needs DATABASE_URL and REDIS_URL (a throwaway database, as for npm run bench).
 // Build first (npm run build). The .cpuprofile is kept under bench/results/ for Chrome DevTools.
 import { fork } from 'node:child_process';
@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '30' },
   },
 });
-const TARGETS = ['gatehouse', 'gatehouse-pg', 'reject-many', 'peer', 'limit'];
+const TARGETS = ['gatehouse', 'gatehouse-pg', 'reject-one', 'reject-many', 'peer', 'limit'];
 if (!TARGETS.includes(args.target)) throw new Error(`--target must be one of ${TARGETS.join(', ')}`);
 const DURATION = Math.min(120, Math.max(1, Number(args.duration)));
 const CONNECTIONS = Math.min(1000, Math.max(1, Number(args.connections)));
@@ -85,6 +85,7 @@ try {
   const script = {
     gatehouse: SERVER_MAIN,
     'gatehouse-pg': SERVER_MAIN,
+    'reject-one': SERVER_MAIN,
     'reject-many': SERVER_MAIN,
     peer: path.join(ROOT, 'bench/servers/peer.mjs'),
     limit: path.join(ROOT, 'bench/servers/limit.mjs'),
@@ -107,7 +108,7 @@ try {
     child: server,
     status: args.target === 'limit' ? 200 : 401,
   });
-  const valid = args.target !== 'reject-many';
+  const valid = !args.target.startsWith('reject-');
   const connectionHeaders = Array.from({ length: CONNECTIONS }, (_, i) => ({
     authorization: `Bearer ${valid ? tokens[i % tokens.length] : guessedToken()}`,
   }));

@@ -154,11 +154,16 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   const authenticate = createAuthenticateHook({ tokens: services.tokens, auth: services.auth, limiter });
   await app.register(
     async (core) => {
-      core.addHook('onRequest', async (request, reply) => {
-        reply.type(JSONAPI_MEDIA_TYPE);
-        reply.header('api-version', resolveApiVersion(request.headers['api-version']));
-        if (request.routeOptions.config.public === true) await limitAnonymous(request, reply);
-        else await authenticate(request, reply);
+      core.addHook('onRequest', (request, reply, done) => {
+        try {
+          reply.type(JSONAPI_MEDIA_TYPE);
+          reply.header('api-version', resolveApiVersion(request.headers['api-version']));
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+        if (request.routeOptions.config.public === true) limitAnonymous(request, reply).then(() => done(), done);
+        else authenticate(request, reply, done);
       });
       core.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
         reply.type('application/json').send(app.swagger()),

@@ -38,10 +38,23 @@ const PROBING = new Set<AppError['code']>(['invalid_token', 'authentication_requ
  * and never tells a valid token that it is invalid.
  */
 export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDeps) {
-  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * Callback style, so a refusal before any look-up (an address known to be blocked: the cheap
+   * answer to a flood) creates no promise, and a rejected one never waits for a handler.
+   */
+  return function authenticate(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     const address = addressKey(request.ip);
-    // An address that keeps failing is refused before any look-up, and never touches a user's quota.
-    limiter.refuseKnownBlocked(reply, address);
+    try {
+      // An address that keeps failing is refused before any look-up, and never touches a user's quota.
+      limiter.refuseKnownBlocked(reply, address);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    identifyAndCount(request, reply, address).then(() => done(), done);
+  };
+
+  async function identifyAndCount(request: FastifyRequest, reply: FastifyReply, address: string): Promise<void> {
     let identified: Identified;
     try {
       identified = await identify(request);
@@ -53,7 +66,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     request.principal = identified.principal;
     const viaSession = identified.principal.sessionId !== null;
     await limiter.user(reply, address, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
-  };
+  }
 
   async function identify(request: FastifyRequest): Promise<Identified> {
     const credentials = readCredentials(request.raw, request.query);
