@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { cli, createDevelopers, guessedToken, inBatches, ROOT, SERVER_MAIN } from './lib/gatehouse.mjs';
 import { measure } from './lib/measure.mjs';
@@ -411,11 +412,19 @@ try {
     }));
     await soakServer.stop();
     const offsetS = (soakStartedAt - soakServer.startedAt) / 1000;
-    const heapAfterGc = fs
-      .readFileSync(soakServer.logFile, 'utf8')
-      .split('\n')
-      .map((line) => /(\d+) ms: Mark-Compact.*? -> ([\d.]+) \(([\d.]+)\) MB/.exec(line))
-      .filter((m) => m !== null)
+    // The log runs to hundreds of MB: read it line by line, keeping only the collector's lines.
+    /** @type {RegExpExecArray[]} */
+    const collections = [];
+    const lineReader = readline.createInterface({
+      input: fs.createReadStream(soakServer.logFile),
+      crlfDelay: Infinity,
+    });
+    for await (const line of lineReader) {
+      if (!line.includes('Mark-Compact')) continue;
+      const m = /(\d+) ms: Mark-Compact.*? -> ([\d.]+) \(([\d.]+)\) MB/.exec(line);
+      if (m !== null) collections.push(m);
+    }
+    const heapAfterGc = collections
       .map((m) => ({ t: Number(m[1]) / 1000 - offsetS, mb: Number(m[2]) }))
       .filter((x) => x.t >= 0 && x.t <= SOAK_SECONDS)
       .map((x) => ({ t: Math.round(x.t), mb: x.mb }));

@@ -1,4 +1,7 @@
 // Turns a benchmark run into docs/benchmarks.md: medians, every repetition, targets met or missed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * @typedef {object} Sample  one measured run of one row
@@ -221,9 +224,11 @@ export function renderReport(report) {
     '',
     '```sh',
     'npm run bench                 # build, then every row below: a few minutes',
-    'npm run bench -- --soak       # plus a 2-minute memory soak of gatehouse (SQLite)',
+    'npm run bench -- --soak       # plus a memory soak of gatehouse (SQLite): 1 minute of warm-up, 2 measured',
     'DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench   # plus gatehouse on PostgreSQL + Redis, and Redis in the store micro-benchmark',
     'node bench/run.mjs --help     # run length, repetitions, connections',
+    "node bench/ab.mjs --limit --variant 'now:' --variant 'no cache:GATEHOUSE_CREDENTIAL_CACHE_SIZE=0'   # variants side by side",
+    'node bench/profile.mjs --target gatehouse   # where the CPU time goes (also gatehouse-pg, reject-one, reject-many, peer, limit)',
     '```',
     '',
     'Use a throwaway PostgreSQL database: the run adds benchmark users there (archived again at the end, which revokes their tokens) and sets `rate_limit_per_minute` for its duration. Raw numbers of every run go to `bench/results/` (not committed).',
@@ -282,6 +287,7 @@ export function renderReport(report) {
           '',
         ]
       : []),
+    ...history(),
     '## Targets',
     '',
     table(
@@ -378,6 +384,16 @@ function nanos(ns) {
     : ns >= 1000
       ? `${(ns / 1000).toFixed(2)} µs`
       : `${Math.round(ns)} ns`;
+}
+
+/**
+ * Earlier runs, kept by hand in bench/history.md (ratios within each run: machines differ
+ * between runs, so absolute figures from different days do not compare).
+ */
+function history() {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '../history.md');
+  if (!fs.existsSync(file)) return [];
+  return ['## Before and after', '', fs.readFileSync(file, 'utf8').trim(), ''];
 }
 
 /** @param {Soak | null} soak */

@@ -155,22 +155,29 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   await app.register(
     async (core) => {
       core.addHook('onRequest', (request, reply, done) => {
+        reply.type(JSONAPI_MEDIA_TYPE);
         try {
-          reply.type(JSONAPI_MEDIA_TYPE);
           reply.header('api-version', resolveApiVersion(request.headers['api-version']));
         } catch (err) {
           done(err as Error);
           return;
         }
-        if (request.routeOptions.config.public === true) limitAnonymous(request, reply).then(() => done(), done);
-        else authenticate(request, reply, done);
+        done();
       });
-      core.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
-        reply.type('application/json').send(app.swagger()),
-      );
-      await core.register(userRoutes, { users: services.users });
-      await core.register(tokenRoutes, { tokens: services.tokens });
-      await core.register(settingsRoutes, { settings: services.settings });
+      // Needs no credentials: counted against its address instead.
+      await core.register(async (open) => {
+        open.addHook('onRequest', limitAnonymous);
+        open.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) =>
+          reply.type('application/json').send(app.swagger()),
+        );
+      });
+      // Everything else needs a token or a session.
+      await core.register(async (api) => {
+        api.addHook('onRequest', authenticate);
+        await api.register(userRoutes, { users: services.users });
+        await api.register(tokenRoutes, { tokens: services.tokens });
+        await api.register(settingsRoutes, { settings: services.settings });
+      });
     },
     { prefix: '/core' },
   );

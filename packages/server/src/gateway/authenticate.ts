@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../access/principal.js';
 import { type AuthService, CSRF_HEADER, SESSION_COOKIE } from '../auth/service.js';
 import { AppError } from '../errors/app-error.js';
+import { errorHandler, sendError } from '../errors/handler.js';
 import { addressKey } from '../ratelimit/address.js';
 import { type RateLimiter, SESSION_LIMIT_PER_MINUTE } from '../ratelimit/limiter.js';
 import type { TokenRejection, TokenService } from '../tokens/service.js';
@@ -40,18 +41,24 @@ const PROBING = new Set<AppError['code']>(['invalid_token', 'authentication_requ
 export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDeps) {
   /**
    * Callback style, so a refusal before any look-up (an address known to be blocked: the cheap
-   * answer to a flood) creates no promise, and a rejected one never waits for a handler.
+   * answer to a flood) creates no promise. Refusals are answered by the hook itself (a hook
+   * that replies does not call `done`).
    */
   return function authenticate(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     const address = addressKey(request.ip);
-    try {
-      // An address that keeps failing is refused before any look-up, and never touches a user's quota.
-      limiter.refuseKnownBlocked(reply, address);
-    } catch (err) {
-      done(err as Error);
+    // An address that keeps failing is refused before any look-up, and never touches a user's
+    // quota: answered from here (a hook that replies does not call `done`).
+    const refusal = limiter.knownBlocked(reply, address);
+    if (refusal !== null) {
+      sendError(refusal, request, reply);
       return;
     }
-    identifyAndCount(request, reply, address).then(() => done(), done);
+    // Failures (401, 403, 429, 503…) are answered from here too, the same as the error handler
+    // would, without Fastify's error path.
+    identifyAndCount(request, reply, address).then(
+      () => done(),
+      (err: unknown) => void errorHandler(err, request, reply),
+    );
   };
 
   async function identifyAndCount(request: FastifyRequest, reply: FastifyReply, address: string): Promise<void> {

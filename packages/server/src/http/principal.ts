@@ -9,10 +9,6 @@ declare module 'fastify' {
     /** Set by the error handler: what the request's log line reports about its failure. */
     failure: AppError | null;
   }
-  interface FastifyContextConfig {
-    /** A /core route that needs no credentials, such as the OpenAPI document. */
-    public?: boolean;
-  }
 }
 
 export function principalOf(request: FastifyRequest): Principal {

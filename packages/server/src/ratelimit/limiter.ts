@@ -75,17 +75,18 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
     },
 
     /**
-     * Refuses, before any look-up and without asking the store, an address this node has seen
-     * blocked for failed authentications, until the block ends. Other nodes' blocks are learnt
-     * on the address's next request here (`user`, `recordFailedAuth`).
+     * The refusal (a 429, headers set) for an address this node has seen blocked for failed
+     * authentications, until the block ends; null otherwise. Asks no store, so it can come
+     * before any look-up. Other nodes' blocks are learnt on the address's next request here
+     * (`user`, `recordFailedAuth`).
      */
-    refuseKnownBlocked(reply: FastifyReply, address: string): void {
+    knownBlocked(reply: FastifyReply, address: string): AppError | null {
       const until = blocked.get(address);
-      if (until === undefined) return;
+      if (until === undefined) return null;
       const waitMs = until - now();
       if (waitMs <= 0) {
         blocked.delete(address);
-        return;
+        return null;
       }
       const decision = {
         allowed: false,
@@ -94,7 +95,7 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
         resetMs: waitMs,
         retryAfterMs: waitMs,
       };
-      throw refuse('failed_auth', decision, reply, 'failed authentications');
+      return refuse('failed_auth', decision, reply, 'failed authentications');
     },
 
     /**
