@@ -76,7 +76,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   app.addHook('onClose', async () => services.credentials.stop());
   if (!(await ready(2000))) app.log.error('Redis is not reachable yet; rate limits are per node until it is');
   const limitAnonymous = async (request: FastifyRequest, reply: FastifyReply) =>
-    limiter.anonymous(reply, addressKey(request.ip));
+    limiter.anonymous(reply, addressKey(request.clientAddress));
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
@@ -85,8 +85,10 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   registerJsonBodies(app, BODY_LIMIT_BYTES);
   app.decorateRequest('principal', null);
   app.decorateRequest('failure', null);
+  app.decorateRequest('clientAddress', '');
   // Hooks on every request take a callback rather than return a promise: cheaper per request.
   app.addHook('onRequest', (request, reply, done) => {
+    request.clientAddress = request.ip;
     reply.header('x-request-id', request.id);
     done();
   });
@@ -98,7 +100,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
       {
         method: request.method,
         url: redactUrl(request.url),
-        remote_address: request.ip,
+        remote_address: request.clientAddress,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
         user_id: request.principal?.userId,

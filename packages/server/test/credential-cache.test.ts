@@ -1,7 +1,8 @@
+import net from 'node:net';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FEED_APPLICATION_NAME } from '../src/db/changes.js';
+import { FEED_APPLICATION_NAME, HEARTBEAT_MS, watchPostgres } from '../src/db/changes.js';
 import { openSqlite } from '../src/db/connect.js';
 import { createServices } from '../src/services.js';
 import { DIALECTS, errorOf, jsonApi, ManualClock, startTestApp, type TestApp, useTestApp } from './harness.js';
@@ -233,4 +234,74 @@ describe.runIf(process.env.DATABASE_URL)('credential cache: changes made elsewhe
     await warmOn(a, other.token);
     await warmOn(b, other.token);
   });
+});
+
+/** A TCP relay to PostgreSQL that can go silent: it stops passing bytes but keeps every connection open. */
+async function silentableRelay(target: URL) {
+  const sockets: net.Socket[] = [];
+  let silent = false;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    sockets.push(client, upstream);
+    client.on('data', (d) => {
+      if (!silent) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!silent) client.write(d);
+    });
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    goSilent: () => {
+      silent = true;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe.runIf(process.env.DATABASE_URL)('credential cache: a feed that breaks without a word (postgres)', () => {
+  it('notices within a few heartbeats and stops answering from the cache', async () => {
+    const base = await startTestApp('postgres');
+    const { rows } = await sql<{ name: string }>`select current_database() as name`.execute(base.db);
+    const direct = new URL(process.env.DATABASE_URL as string);
+    direct.pathname = `/${rows[0]?.name}`;
+    const relay = await silentableRelay(direct);
+    const relayed = new URL(direct);
+    relayed.hostname = '127.0.0.1';
+    relayed.port = String(relay.port);
+    // A node whose change feed goes through the relay; its queries go straight to the database.
+    const node = await startTestApp('postgres', {
+      database: base.database,
+      clock: base.clock,
+      watch: watchPostgres(relayed.toString()),
+    });
+    const sqlClient = new pg.Client({ connectionString: direct.toString() });
+    await sqlClient.connect();
+    try {
+      const { user, token } = await base.userWithToken();
+      await eventually(async () => {
+        expect((await me(node, token)).statusCode).toBe(200);
+        return node.services.credentials.size > 0;
+      });
+      relay.goSilent();
+      // The revocation's notification can no longer reach the node; its heartbeat stops coming back.
+      await sqlClient.query('DELETE FROM user_app_tokens WHERE user_id = $1', [user.id]);
+      const started = Date.now();
+      await eventually(async () => (await me(node, token)).statusCode === 401, 4 * HEARTBEAT_MS);
+      expect(Date.now() - started).toBeLessThan(3 * HEARTBEAT_MS);
+      expect(node.logs.some((l) => l.includes('lost the PostgreSQL change feed'))).toBe(true);
+    } finally {
+      await sqlClient.end();
+      await node.close();
+      await relay.close();
+      await base.close();
+    }
+  }, 20_000);
 });

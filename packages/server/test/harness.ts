@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { type App, buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
+import type { WatchChanges } from '../src/db/changes.js';
 import { type DatabaseHandle, openPostgres, openSqlite } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import type { Database } from '../src/db/schema.js';
@@ -109,6 +110,8 @@ export interface TestAppOptions {
   /** Share another test app's database (two nodes of one deployment). */
   database?: DatabaseHandle & { file: string | null };
   clock?: ManualClock;
+  /** How the credential cache learns of changes made elsewhere; the database's own feed when absent. */
+  watch?: WatchChanges;
 }
 
 export async function startTestApp(
@@ -123,7 +126,7 @@ export async function startTestApp(
     db: database.db,
     clock,
     sessionTtlSeconds: 3600,
-    credentialCache: { size: 10_000, watch: database.watch },
+    credentialCache: { size: 10_000, watch: options.watch ?? database.watch },
   });
   const logs: string[] = [];
   const app = await buildApp(

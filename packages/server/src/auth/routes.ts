@@ -51,7 +51,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       const account = normalizeEmail(request.body.email);
-      const address = addressKey(request.ip);
+      const address = addressKey(request.clientAddress);
       await limiter.ensureLoginAllowed(account, address);
       const signedIn = await auth.login(account, request.body.password).catch(async (err: unknown) => {
         if (err instanceof AppError && err.code === 'invalid_credentials') await limiter.recordLoginFailure(address);

@@ -11,8 +11,9 @@ export const CREDENTIALS_CHANNEL = 'gatehouse_credentials';
  */
 export interface ChangeFeed {
   /**
-   * Whether a cached credential may be served now. Reports any change seen since the last call
-   * (through `onChange`) first; false while changes could go unseen, e.g. while disconnected.
+   * Whether a cached credential may be served now: false while changes could go unseen (e.g.
+   * while disconnected). A feed that polls (SQLite) reports any change it finds through
+   * `onChange` before answering.
    */
   isCurrent(): boolean;
   close(): Promise<void>;
@@ -61,12 +62,19 @@ export function watchSqlite(sqlite: SQLite.Database): WatchChanges {
 export const FEED_APPLICATION_NAME = 'gatehouse-change-feed';
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+/** How often the feed proves it still works: it notifies itself and must hear it back. */
+export const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_PREFIX = 'heartbeat:';
 
 /**
  * PostgreSQL: a dedicated connection LISTENs on the channel that triggers on the credential
  * tables notify after every committed change, from any writer. While that connection is down
  * the cache is bypassed (every request reads the database) and it reconnects with back-off;
  * once listening again, everything cached before is dropped.
+ *
+ * A connection can also break without saying so (a half-open TCP connection, a proxy that
+ * drops idle connections, a pooler that does not carry LISTEN). So every HEARTBEAT_MS the feed
+ * sends itself a notification; one not heard back by the next beat counts as a lost feed.
  */
 export function watchPostgres(url: string): WatchChanges {
   return (onChange, log) => {
@@ -74,15 +82,29 @@ export function watchPostgres(url: string): WatchChanges {
     let closed = false;
     let client: pg.Client | null = null;
     let retryMs = RETRY_MIN_MS;
-    let timer: NodeJS.Timeout | null = null;
+    let retry: NodeJS.Timeout | null = null;
+    let beat: NodeJS.Timeout | null = null;
+    let awaiting: string | null = null;
+    let beats = 0;
     let reportedDown = false;
+    const nodeId = Math.random().toString(36).slice(2, 10);
+
+    /** Ends a client without letting a late socket error escape as an uncaught 'error' event. */
+    const discard = (c: pg.Client | null) => {
+      if (c === null) return;
+      c.removeAllListeners();
+      c.on('error', () => {});
+      c.end().catch(() => {});
+    };
 
     const lost = (err?: unknown) => {
       if (closed) return;
       listening = false;
       onChange();
-      client?.removeAllListeners();
-      client?.end().catch(() => {});
+      if (beat !== null) clearInterval(beat);
+      beat = null;
+      awaiting = null;
+      discard(client);
       client = null;
       if (!reportedDown) {
         reportedDown = true;
@@ -91,14 +113,25 @@ export function watchPostgres(url: string): WatchChanges {
           'lost the PostgreSQL change feed; credentials are read from the database until it is back',
         );
       }
-      if (timer === null) {
-        timer = setTimeout(() => {
-          timer = null;
+      if (retry === null) {
+        retry = setTimeout(() => {
+          retry = null;
           void connect();
         }, retryMs);
-        timer.unref();
+        retry.unref();
         retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
       }
+    };
+
+    const heartbeat = (c: pg.Client) => {
+      if (awaiting !== null) {
+        lost(new Error(`no heartbeat back within ${HEARTBEAT_MS} ms`));
+        return;
+      }
+      awaiting = `${HEARTBEAT_PREFIX}${nodeId}:${beats++}`;
+      c.query('SELECT pg_notify($1, $2)', [CREDENTIALS_CHANNEL, awaiting]).catch((err: unknown) => {
+        if (client === c) lost(err);
+      });
     };
 
     const connect = async () => {
@@ -106,13 +139,17 @@ export function watchPostgres(url: string): WatchChanges {
       const next = new pg.Client({
         connectionString: url,
         keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
         connectionTimeoutMillis: 5000,
         application_name: FEED_APPLICATION_NAME,
       });
       client = next;
       next.on('error', lost);
       next.on('end', () => lost());
-      next.on('notification', () => onChange());
+      next.on('notification', ({ payload }) => {
+        if (payload === awaiting) awaiting = null;
+        else if (!payload?.startsWith(HEARTBEAT_PREFIX)) onChange(); // other nodes' heartbeats change nothing
+      });
       try {
         await next.connect();
         await next.query(`LISTEN ${CREDENTIALS_CHANNEL}`);
@@ -125,6 +162,8 @@ export function watchPostgres(url: string): WatchChanges {
       onChange();
       listening = true;
       retryMs = RETRY_MIN_MS;
+      beat = setInterval(() => heartbeat(next), HEARTBEAT_MS);
+      beat.unref();
       if (reportedDown) {
         reportedDown = false;
         log.info({}, 'the PostgreSQL change feed is back; caching credentials again');
@@ -137,12 +176,23 @@ export function watchPostgres(url: string): WatchChanges {
       async close() {
         closed = true;
         listening = false;
-        if (timer !== null) clearTimeout(timer);
+        if (retry !== null) clearTimeout(retry);
+        if (beat !== null) clearInterval(beat);
         const c = client;
         client = null;
-        c?.removeAllListeners();
-        c?.on('error', () => {});
-        await c?.end().catch(() => {});
+        if (c === null) return;
+        c.removeAllListeners();
+        c.on('error', () => {});
+        // A connection that went silent never confirms its end: do not wait for it forever.
+        let waited: NodeJS.Timeout | undefined;
+        await Promise.race([
+          c.end().catch(() => {}),
+          new Promise((resolve) => {
+            waited = setTimeout(resolve, 2000);
+            waited.unref();
+          }),
+        ]);
+        clearTimeout(waited);
       },
     };
   };

@@ -11,6 +11,8 @@ const directReaders = new WeakMap<Kysely<Database>, DirectReader>();
  * copy cost several times the look-up. Such a read can run between two statements of an open
  * transaction and see its uncommitted rows; the prepared reads are authentication look-ups,
  * and every transaction here only revokes or archives, so that can refuse early, never admit.
+ * Such a read can also be cached (tokens/credential-cache.ts); that is safe because the writer
+ * empties the cache once its transaction ends, committed or not.
  */
 export function registerDirectReader(db: Kysely<Database>, reader: DirectReader): void {
   directReaders.set(db, reader);

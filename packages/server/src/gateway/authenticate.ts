@@ -45,7 +45,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
    * that replies does not call `done`).
    */
   return function authenticate(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
-    const address = addressKey(request.ip);
+    const address = addressKey(request.clientAddress);
     // An address that keeps failing is refused before any look-up, and never touches a user's
     // quota: answered from here (a hook that replies does not call `done`).
     const refusal = limiter.knownBlocked(reply, address);
@@ -57,7 +57,13 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     // would, without Fastify's error path.
     identifyAndCount(request, reply, address).then(
       () => done(),
-      (err: unknown) => void errorHandler(err, request, reply),
+      (err: unknown) => {
+        try {
+          errorHandler(err, request, reply);
+        } catch (failed) {
+          done(failed as Error); // Fastify's own error path, as the last resort
+        }
+      },
     );
   };
 
@@ -88,7 +94,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
   }
 
   async function bearer(request: FastifyRequest, token: string): Promise<Identified> {
-    const result = await tokens.authenticate(token, request.ip).catch(unavailable);
+    const result = await tokens.authenticate(token, request.clientAddress).catch(unavailable);
     if ('principal' in result) return result;
     const log = { auth_failure: result.rejection, token_id: result.tokenId ?? null };
     if (result.rejection === 'not_developer') {

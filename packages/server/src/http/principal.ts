@@ -8,6 +8,11 @@ declare module 'fastify' {
     principal: Principal | null;
     /** Set by the error handler: what the request's log line reports about its failure. */
     failure: AppError | null;
+    /**
+     * The client's address, read once per request: behind trusted proxies every read of
+     * `request.ip` parses X-Forwarded-For again.
+     */
+    clientAddress: string;
   }
 }
 

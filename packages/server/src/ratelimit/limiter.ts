@@ -35,7 +35,11 @@ export type RateLimiter = ReturnType<typeof createRateLimiter>;
 export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) {
   const now = () => clock.now().getTime();
 
-  /** Addresses seen blocked for failed authentications, with when their block ends (ms). */
+  /**
+   * Addresses seen blocked for failed authentications, with when their block ends (ms). Safe
+   * to keep because a block only ever ends by time (nothing resets `failed_auth:*`); anything
+   * that lifts a block early must clear this too.
+   */
   const blocked = new LRUCache<string, number>({ max: BLOCKED_ADDRESSES_REMEMBERED });
 
   function blockedAddress(reply: FastifyReply, address: string, decision: Decision): AppError {
@@ -118,10 +122,10 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
         store.hit(`login_account:${account}`, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MS, now()),
         store.peek(`login_address:${address}`, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS, now()),
       ]);
-      const blocked = [byAccount, byAddress].filter((d) => !d.allowed);
-      if (blocked.length === 0) return;
+      const refused = [byAccount, byAddress].filter((d) => !d.allowed);
+      if (refused.length === 0) return;
       onLimited?.('failed_login');
-      const seconds = Math.max(1, Math.ceil(Math.max(...blocked.map((d) => d.retryAfterMs)) / 1000));
+      const seconds = Math.max(1, Math.ceil(Math.max(...refused.map((d) => d.retryAfterMs)) / 1000));
       throw new AppError('too_many_requests', `Too many failed sign-ins; try again in ${seconds} seconds.`, {
         headers: { 'retry-after': String(seconds) },
         log: { policy: 'failed_login' },

@@ -128,6 +128,15 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
     return { ...toToken(row, token_expiry_seconds), token };
   }
 
+  /** Deletes the token, then tells the credential cache, whether or not the delete went through. */
+  async function revoking(userId: string, tokenId: string): Promise<boolean> {
+    try {
+      return await repo.deleteToken(db, userId, tokenId);
+    } finally {
+      cache.changed();
+    }
+  }
+
   async function listOf(userId: string, page: Page): Promise<Paged<UserAppToken>> {
     const [rows, total, { token_expiry_seconds }] = await Promise.all([
       repo.listTokensOfUser(db, userId, page.size, (page.number - 1) * page.size),
@@ -142,9 +151,7 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
     listOf,
     /** Revokes with no permission check (the operator CLI); false when the user has no such token. */
     async revokeOf(userId: string, tokenId: string): Promise<boolean> {
-      const deleted = await repo.deleteToken(db, userId, tokenId);
-      cache.changed();
-      return deleted;
+      return revoking(userId, tokenId);
     },
 
     async list(principal: Principal, userIdParam: string, page: Page): Promise<Paged<UserAppToken>> {
@@ -164,9 +171,7 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
 
     async revoke(principal: Principal, userIdParam: string, tokenId: string): Promise<void> {
       const userId = await ownerFor(principal, userIdParam);
-      const deleted = await repo.deleteToken(db, userId, tokenId);
-      cache.changed();
-      if (!deleted) throw notFound('token');
+      if (!(await revoking(userId, tokenId))) throw notFound('token');
     },
 
     /**
