@@ -1,5 +1,7 @@
 // Side-by-side comparison of Gatehouse (SQLite) under different settings, for hot-path work:
 //   node bench/ab.mjs --variant 'cache on:' --variant 'cache off:GATEHOUSE_CREDENTIAL_CACHE_SIZE=0' [--limit]
+// --guesses sends unknown tokens (one address: blocked after 30); add --many-addresses to send
+// each request from a new X-Forwarded-For address (so every guess is looked up and answered 401).
 // A setting `main=<path>` runs another build (e.g. a `git worktree` of an earlier commit, built).
 // Each variant is its own server process on one shared data folder; the runs are interleaved so
 // drift on a shared machine hits every variant alike. Prints medians and ratios to the first variant.
@@ -18,6 +20,7 @@ const { values: args } = parseArgs({
     variant: { type: 'string', multiple: true, default: [] },
     limit: { type: 'boolean', default: false },
     guesses: { type: 'boolean', default: false },
+    'many-addresses': { type: 'boolean', default: false },
     duration: { type: 'string', default: '5' },
     reps: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
@@ -96,8 +99,18 @@ try {
   }
   for (const [i, v] of variants.entries()) {
     const { main = SERVER_MAIN, ...env } = v.env;
-    const server = await launch(`variant-${i}`, [main], { ...baseEnv, ...env }, '/readyz');
-    rows.push({ name: v.name, target: { key: v.name, server, path: '/core/users/me', connectionHeaders: headers } });
+    const proxies = args['many-addresses'] ? { GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1' } : {};
+    const server = await launch(`variant-${i}`, [main], { ...baseEnv, ...proxies, ...env }, '/readyz');
+    rows.push({
+      name: v.name,
+      target: {
+        key: v.name,
+        server,
+        path: '/core/users/me',
+        connectionHeaders: headers,
+        rotateForwardedFor: args['many-addresses'],
+      },
+    });
   }
   for (const row of rows) await measure(row.target, 2, CONNECTIONS);
   /** @type {Map<string, import('./lib/report.mjs').Sample[]>} */

@@ -53,10 +53,11 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
       sendError(refusal, request, reply);
       return;
     }
-    // Failures (401, 403, 429, 503…) are answered from here too, the same as the error handler
-    // would, without Fastify's error path.
+    // Refusals (401, 403, 429) come back as values and are answered from here; other failures
+    // (a 503 when storage is unreachable) go to the error handler, which also logs them.
+    // Neither takes Fastify's error path, and no exception is thrown for an everyday refusal.
     identifyAndCount(request, reply, address).then(
-      () => done(),
+      (refused) => (refused === null ? done() : sendError(refused, request, reply)),
       (err: unknown) => {
         try {
           errorHandler(err, request, reply);
@@ -67,50 +68,56 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     );
   };
 
-  async function identifyAndCount(request: FastifyRequest, reply: FastifyReply, address: string): Promise<void> {
-    let identified: Identified;
+  /** The refusal to answer with, or null once the request is authenticated and counted. */
+  async function identifyAndCount(request: FastifyRequest, reply: FastifyReply, address: string) {
+    let identified: Identified | AppError;
     try {
       identified = await identify(request);
     } catch (err) {
-      if (err instanceof AppError && PROBING.has(err.code))
-        throw (await limiter.recordFailedAuth(reply, address)) ?? err;
-      throw err;
+      // Malformed headers and a wrong CSRF token are thrown from deeper down; outages stay thrown.
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      identified = err;
+    }
+    if (identified instanceof AppError) {
+      if (!PROBING.has(identified.code)) return identified;
+      return (await limiter.recordFailedAuth(reply, address)) ?? identified;
     }
     request.principal = identified.principal;
     const viaSession = identified.principal.sessionId !== null;
-    await limiter.user(reply, address, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
+    return limiter.user(reply, address, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
   }
 
-  async function identify(request: FastifyRequest): Promise<Identified> {
+  async function identify(request: FastifyRequest): Promise<Identified | AppError> {
     const credentials = readCredentials(request.raw, request.query);
     if (credentials.kind === 'bearer') return bearer(request, credentials.token);
     // Parsed here, only for requests without a bearer token: the cookie plugin serves /auth alone.
     const cookieHeader = request.headers.cookie;
     const sessionSecret = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
     if (sessionSecret !== undefined && sessionSecret !== '') {
-      return { principal: await session(request, sessionSecret), rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
+      const principal = await session(request, sessionSecret);
+      return principal instanceof AppError ? principal : { principal, rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
     }
-    throw new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".');
+    return new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".');
   }
 
-  async function bearer(request: FastifyRequest, token: string): Promise<Identified> {
+  async function bearer(request: FastifyRequest, token: string): Promise<Identified | AppError> {
     const result = await tokens.authenticate(token, request.clientAddress).catch(unavailable);
     if ('principal' in result) return result;
     const log = { auth_failure: result.rejection, token_id: result.tokenId ?? null };
     if (result.rejection === 'not_developer') {
-      throw new AppError(
+      return new AppError(
         'insufficient_scope',
         "The token's user no longer holds the developer role; the token works again if the role is restored.",
         { log },
       );
     }
-    throw new AppError('invalid_token', REJECTION_DETAIL[result.rejection], { log });
+    return new AppError('invalid_token', REJECTION_DETAIL[result.rejection], { log });
   }
 
-  async function session(request: FastifyRequest, secret: string): Promise<Principal> {
+  async function session(request: FastifyRequest, secret: string): Promise<Principal | AppError> {
     const principal = await auth.resolveSession(secret).catch(unavailable);
     if (principal === null) {
-      throw new AppError('authentication_required', 'The session has ended; sign in again.', {
+      return new AppError('authentication_required', 'The session has ended; sign in again.', {
         log: { auth_failure: 'session_unknown' },
       });
     }

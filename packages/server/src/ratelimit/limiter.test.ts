@@ -68,9 +68,7 @@ describe('the rate limiter', () => {
     const limiter = createRateLimiter({ store, clock: { now: () => new Date(5_000_000) } });
     for (let i = 0; i < FAILED_AUTH_LIMIT_PER_MINUTE; i++)
       await store.hit('failed_auth:203.0.113.9', 30, 60_000, 5_000_000);
-    await expect(limiter.user(asReply(reply()), '203.0.113.9', 'u1', false, 60)).rejects.toMatchObject({
-      code: 'too_many_requests',
-    });
+    expect((await limiter.user(asReply(reply()), '203.0.113.9', 'u1', false, 60))?.code).toBe('too_many_requests');
     expect((await store.peek('default:u1', 60, 60_000, 5_000_000)).remaining).toBe(60);
     // …and remembers it: the next request from there is refused before any look-up.
     expect(limiter.knownBlocked(asReply(reply()), '203.0.113.9')?.code).toBe('too_many_requests');

@@ -61,9 +61,16 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
   return {
     /**
      * Counts an authenticated request against its user's limit, in the same store step that
-     * checks the client address is not blocked for failed authentications; throws 429 for either.
+     * checks the client address is not blocked for failed authentications. Returns the 429 for
+     * either, or null (headers set) when the request may go on.
      */
-    async user(reply: FastifyReply, address: string, userId: string, viaSession: boolean, limit: number) {
+    async user(
+      reply: FastifyReply,
+      address: string,
+      userId: string,
+      viaSession: boolean,
+      limit: number,
+    ): Promise<AppError | null> {
       const policy: Policy = viaSession ? 'session' : 'default';
       const { guard, decision } = await store.hitGuarded(
         `failed_auth:${address}`,
@@ -73,9 +80,10 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
         WINDOW_MS,
         now(),
       );
-      if (decision === null) throw blockedAddress(reply, address, guard);
-      if (!decision.allowed) throw refuse(policy, decision, reply, 'requests');
+      if (decision === null) return blockedAddress(reply, address, guard);
+      if (!decision.allowed) return refuse(policy, decision, reply, 'requests');
       setHeaders(reply, policy, decision);
+      return null;
     },
 
     /**
