@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDevelopers, guessedToken, ROOT, SERVER_MAIN } from './lib/gatehouse.mjs';
 import { measure } from './lib/measure.mjs';
-import { freePort, killAll, sleep, startServer, waitForHttp } from './lib/proc.mjs';
+import { killAll, launchServer, sleep } from './lib/proc.mjs';
 import { median } from './lib/report.mjs';
 
 const { values: args } = parseArgs({
@@ -64,20 +64,8 @@ const baseEnv = {
 delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).DATABASE_URL);
 delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).REDIS_URL);
 
-/** @param {string} name @param {string[]} argv @param {NodeJS.ProcessEnv} env @param {string} ready @param {number} [status] */
-async function launch(name, argv, env, ready, status = 200) {
-  const port = await freePort();
-  const server = startServer({
-    name,
-    args: argv,
-    env: { ...env, PORT: String(port) },
-    port,
-    logFile: path.join(work, `${name}.log`),
-    cwd: ROOT,
-  });
-  await waitForHttp(`http://127.0.0.1:${port}${ready}`, { child: server, status });
-  return server;
-}
+/** @param {string} name @param {string[]} argv @param {NodeJS.ProcessEnv} env @param {string} readyPath */
+const launch = (name, argv, env, readyPath) => launchServer({ name, argv, env, readyPath, logDir: work, cwd: ROOT });
 
 try {
   const first = await launch('setup', [SERVER_MAIN], baseEnv, '/readyz');

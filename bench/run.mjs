@@ -9,7 +9,7 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { cli, createDevelopers, guessedToken, inBatches, ROOT, SERVER_MAIN } from './lib/gatehouse.mjs';
 import { measure } from './lib/measure.mjs';
-import { freePort, killAll, resetPeakRss, run, sampleProcess, sleep, startServer, waitForHttp } from './lib/proc.mjs';
+import { killAll, launchServer, resetPeakRss, run, sampleProcess, sleep } from './lib/proc.mjs';
 import { renderReport } from './lib/report.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -155,17 +155,8 @@ function gatehouseEnv(/** @type {NodeJS.ProcessEnv} */ extra) {
  * @param {number} [readyStatus]
  */
 async function launch(name, argv, env, readyPath, readyStatus = 200) {
-  const port = await freePort();
-  const server = startServer({
-    name,
-    args: argv,
-    env: { ...env, PORT: String(port) },
-    port,
-    logFile: path.join(work, `${name}.log`),
-    cwd: ROOT,
-  });
+  const server = await launchServer({ name, argv, env, readyPath, readyStatus, logDir: work, cwd: ROOT });
   servers.push(server);
-  await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, { child: server, status: readyStatus });
   return server;
 }
 

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 /** Clock ticks per second for /proc/<pid>/stat utime and stime (USER_HZ; 100 on Linux). */
 const CLOCK_TICKS = 100;
@@ -166,4 +167,24 @@ export function run(file, args, { env = process.env, cwd, timeoutMs = 60_000 } =
       else reject(new Error(`${file} ${args.join(' ')} failed (${signal ?? code}):\n${stdout}${stderr}`));
     });
   });
+}
+
+/**
+ * Starts a server on a free port (PORT in its environment), its output in `logDir/<name>.log`,
+ * and waits until `readyPath` answers `readyStatus`.
+ * @param {{ name: string, argv: string[], env: NodeJS.ProcessEnv, readyPath: string, readyStatus?: number, logDir: string, cwd?: string }} spec
+ * @returns {Promise<Server>}
+ */
+export async function launchServer({ name, argv, env, readyPath, readyStatus = 200, logDir, cwd }) {
+  const port = await freePort();
+  const server = startServer({
+    name,
+    args: argv,
+    env: { ...env, PORT: String(port) },
+    port,
+    logFile: path.join(logDir, `${name}.log`),
+    cwd,
+  });
+  await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, { child: server, status: readyStatus });
+  return server;
 }
