@@ -133,12 +133,10 @@ export function createSettingsService({ db, clock, credentials }: SettingsServic
 
   async function update(changes: Partial<InstanceSettings>): Promise<InstanceSettings> {
     const now = clock.now().toISOString();
-    try {
+    // Expiry and the default limit are part of every cached credential.
+    await credentials.changing(async () => {
       for (const [key, value] of Object.entries(changes)) await writeSetting(db, key, value, now);
-    } finally {
-      // Expiry and the default limit are part of every cached credential.
-      credentials.changed();
-    }
+    });
     return get();
   }
 

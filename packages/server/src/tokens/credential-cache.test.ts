@@ -48,6 +48,20 @@ describe('the credential cache', () => {
     expect(cache.get('a')).toBeUndefined();
   });
 
+  it('forgets everything after a write made through it, even one that failed', async () => {
+    const { cache } = startedCache();
+    cache.set('a', { v: 1 }, cache.generation);
+    expect(await cache.changing(async () => 'done')).toBe('done');
+    expect(cache.get('a')).toBeUndefined();
+    cache.set('a', { v: 2 }, cache.generation);
+    await expect(
+      cache.changing(async () => {
+        throw new Error('commit failed');
+      }),
+    ).rejects.toThrow('commit failed');
+    expect(cache.get('a')).toBeUndefined();
+  });
+
   it('does not keep an answer read while a change was made', () => {
     const { cache } = startedCache();
     const before = cache.generation;

@@ -14,7 +14,7 @@ export interface CredentialCacheOptions {
 /**
  * A per-process cache of what authenticating a token reads from the database, keyed by the
  * token's hash. It answers only while it can vouch that nothing changed since the entry was
- * read: this process's services call `changed()` after every committed change to tokens, users
+ * read: this process's services make every change to tokens, users
  * or instance settings, and the change feed reports changes made elsewhere. Until `start()` (and
  * after `stop()`, or while the feed is down) it answers nothing, so the CLI, which never starts
  * it, always reads the database. Rules (expiry, archive, roles) are evaluated on every request
@@ -70,10 +70,23 @@ export class CredentialCache<V extends object> {
     this.#entries?.clear();
   }
 
+  /**
+   * Runs a write that can change credentials, then forgets everything, whether the write went
+   * through or not (a failed commit may still have landed). Every service write to tokens,
+   * users or settings goes through here.
+   */
+  async changing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.changed();
+    }
+  }
+
   get size(): number {
     return this.#entries?.size ?? 0;
   }
 }
 
 /** What services that change credentials need to know of the cache. */
-export type CredentialChanges = Pick<CredentialCache<object>, 'changed'>;
+export type CredentialChanges = Pick<CredentialCache<object>, 'changing'>;

@@ -128,15 +128,6 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
     return { ...toToken(row, token_expiry_seconds), token };
   }
 
-  /** Deletes the token, then tells the credential cache, whether or not the delete went through. */
-  async function revoking(userId: string, tokenId: string): Promise<boolean> {
-    try {
-      return await repo.deleteToken(db, userId, tokenId);
-    } finally {
-      cache.changed();
-    }
-  }
-
   async function listOf(userId: string, page: Page): Promise<Paged<UserAppToken>> {
     const [rows, total, { token_expiry_seconds }] = await Promise.all([
       repo.listTokensOfUser(db, userId, page.size, (page.number - 1) * page.size),
@@ -151,7 +142,7 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
     listOf,
     /** Revokes with no permission check (the operator CLI); false when the user has no such token. */
     async revokeOf(userId: string, tokenId: string): Promise<boolean> {
-      return revoking(userId, tokenId);
+      return cache.changing(() => repo.deleteToken(db, userId, tokenId));
     },
 
     async list(principal: Principal, userIdParam: string, page: Page): Promise<Paged<UserAppToken>> {
@@ -171,7 +162,7 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
 
     async revoke(principal: Principal, userIdParam: string, tokenId: string): Promise<void> {
       const userId = await ownerFor(principal, userIdParam);
-      if (!(await revoking(userId, tokenId))) throw notFound('token');
+      if (!(await cache.changing(() => repo.deleteToken(db, userId, tokenId)))) throw notFound('token');
     },
 
     /**

@@ -86,15 +86,6 @@ export interface UserServiceDeps {
 export type UserService = ReturnType<typeof createUserService>;
 
 export function createUserService({ db, clock, credentials }: UserServiceDeps) {
-  /** Runs a write to users, then tells the credential cache, whether or not the write went through. */
-  async function changing<T>(write: () => Promise<T>): Promise<T> {
-    try {
-      return await write();
-    } finally {
-      credentials.changed();
-    }
-  }
-
   /** `me` stands for the caller. */
   const resolveId = (principal: Principal, id: string): string => (id === 'me' ? principal.userId : id);
 
@@ -170,7 +161,7 @@ export function createUserService({ db, clock, credentials }: UserServiceDeps) {
   /** Archives with no permission check. Tokens and sessions are deleted, so un-archiving cannot revive them. */
   async function archiveUser(userId: string): Promise<User> {
     const now = clock.now().toISOString();
-    await changing(() =>
+    await credentials.changing(() =>
       db.transaction().execute(async (trx) => {
         await repo.updateUser(trx, userId, { archived_at: now, updated_at: now });
         await deleteTokensOfUser(trx, userId);
@@ -197,7 +188,7 @@ export function createUserService({ db, clock, credentials }: UserServiceDeps) {
         throw new AppError('invalid_request', 'A password must be 12 to 1024 characters long.');
       }
       const password_hash = await hashPassword(password);
-      return changing(() =>
+      return credentials.changing(() =>
         db.transaction().execute(async (trx) => {
           const updated = await trx
             .updateTable('users')
@@ -212,14 +203,16 @@ export function createUserService({ db, clock, credentials }: UserServiceDeps) {
 
     /** Sets or clears (null) a user's own limit with no permission check: for the operator CLI. */
     async setRateLimit(userId: string, limit: number | null): Promise<void> {
-      await changing(() =>
+      await credentials.changing(() =>
         repo.updateUser(db, userId, { rate_limit_per_minute: limit, updated_at: clock.now().toISOString() }),
       );
     },
 
     async setRoles(userId: string, roles: readonly string[]): Promise<void> {
       const checked = JSON.stringify(checkRoles(roles));
-      await changing(() => repo.updateUser(db, userId, { roles: checked, updated_at: clock.now().toISOString() }));
+      await credentials.changing(() =>
+        repo.updateUser(db, userId, { roles: checked, updated_at: clock.now().toISOString() }),
+      );
     },
 
     async get(principal: Principal, id: string): Promise<User> {
@@ -271,7 +264,7 @@ export function createUserService({ db, clock, credentials }: UserServiceDeps) {
         }
         update.roles = JSON.stringify(roles);
       }
-      await changing(() => repo.updateUser(db, row.id, update));
+      await credentials.changing(() => repo.updateUser(db, row.id, update));
       return toUser({ ...row, ...update } as UserRow);
     },
 
@@ -288,7 +281,7 @@ export function createUserService({ db, clock, credentials }: UserServiceDeps) {
       const row = await managedUser(principal, id);
       if (row.archived_at === null) return toUser(row);
       const now = clock.now().toISOString();
-      await changing(() => repo.updateUser(db, row.id, { archived_at: null, updated_at: now }));
+      await credentials.changing(() => repo.updateUser(db, row.id, { archived_at: null, updated_at: now }));
       return toUser({ ...row, archived_at: null, updated_at: now });
     },
   };
