@@ -5,9 +5,12 @@
 //                     type and Api-Version; one asynchronous step) and the eight response headers
 //   STAIR_LOGLINE=1   the one JSON log line per request
 //   STAIR_REFUSE=1    answer 429 through Fastify's error handler instead (a blocked address)
+//   STAIR_REFERENCE=1 the calibration route instead: GET /core/users/me hashes the bearer
+//                     token, looks it up in a Map, bumps an in-memory counter and answers a small
+//                     JSON object (the Map learns each token on first sight, so it stays warm)
 // Run it through bench/ab.mjs (see docs/benchmarks.md); what is left between the last step and
 // gatehouse is authentication, the rate limit and the route itself.
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import pino from 'pino';
 
@@ -64,7 +67,22 @@ app.setErrorHandler((_err, _request, reply) =>
       errors: [{ status: '429', code: 'too_many_requests', title: 'Too many requests', detail: 'Rate limit reached.' }],
     }),
 );
-app.get('/core/users/me', async (_request, reply) => {
+/** @type {Map<string, { userId: string, count: number }>} */
+const known = new Map();
+if (on('STAIR_REFERENCE')) {
+  app.get('/core/users/me', async (request, reply) => {
+    const token = (request.headers.authorization ?? '').slice('Bearer '.length);
+    const key = hash('sha256', token);
+    let entry = known.get(key);
+    if (entry === undefined) {
+      entry = { userId: key.slice(0, 8), count: 0 };
+      known.set(key, entry);
+    }
+    entry.count++;
+    return reply.send({ hello: entry.userId });
+  });
+}
+app.get(on('STAIR_REFERENCE') ? '/core/users/me/unused' : '/core/users/me', async (_request, reply) => {
   if (on('STAIR_REFUSE')) throw new Refusal('refused');
   if (on('STAIR_HOOKS')) {
     reply.header('ratelimit-policy', '"default";q=100000;w=60');

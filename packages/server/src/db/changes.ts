@@ -28,7 +28,12 @@ export type WatchChanges = (onChange: () => void, log: FeedLog) => ChangeFeed;
 
 /**
  * SQLite: `PRAGMA data_version` changes whenever another connection (another process, such as
- * the CLI) commits. Checked on every cached read; it is a read of a counter in shared memory.
+ * the CLI) commits. Reading it takes a shared-memory lock (about 2.5 µs, more under load), so it
+ * is read once per turn of the event loop rather than once per request: every request that
+ * reaches the server after another process's commit is read in a later turn, so it still sees
+ * the change. Only code in this process that writes through its own connection and then asks
+ * again within the same turn could miss it, and this process's writes go through the services,
+ * which empty the cache themselves.
  */
 export function watchSqlite(sqlite: SQLite.Database): WatchChanges {
   return (onChange) => {
@@ -39,14 +44,21 @@ export function watchSqlite(sqlite: SQLite.Database): WatchChanges {
     } catch {
       seen = undefined;
     }
+    let checkedThisTurn = false;
+    const nextTurn = () => {
+      checkedThisTurn = false;
+    };
     return {
       isCurrent() {
+        if (checkedThisTurn) return true;
         let now: unknown;
         try {
           now = version.get();
         } catch {
           return false; // closed or unreadable: let the read go to the database and fail there
         }
+        checkedThisTurn = true;
+        setImmediate(nextTurn);
         if (now !== seen) {
           seen = now;
           onChange();
