@@ -91,4 +91,19 @@ describe('sliding-log memory store', () => {
     expect(s.size).toBe(2);
     expect((await s.peek('long window', 5, 15 * W, now)).remaining).toBe(4);
   });
+
+  it('keeps a busy key in the same buffer window after window, and gives back what a burst left', async () => {
+    let now = 0;
+    const s = store(() => now);
+    // One request every 10 ms for three windows: 6,000 in each window, far under the limit.
+    for (; now < 3 * W; now += 10) expect((await s.hit('busy', 100_000, W, now)).allowed).toBe(true);
+    expect((await s.peek('busy', 100_000, W, now)).remaining).toBe(100_000 - 5999); // the window (120 s, 180 s] holds 5,999
+    expect(s.capacityOf('busy')).toBe(8192); // the smallest power of two that holds a window
+    // Then a trickle: a sweep gives the space back, keeping what is still in the window.
+    const end = now;
+    for (; now < end + W; now += 1000) await s.hit('busy', 100_000, W, now);
+    s.sweep();
+    expect(s.capacityOf('busy')).toBe(128);
+    expect((await s.peek('busy', 100_000, W, now)).remaining).toBe(100_000 - 59);
+  });
 });

@@ -1,16 +1,69 @@
 import { type Decision, decide, type GuardedDecision, type RateLimitStore } from './store.js';
 
-interface Log {
-  /** Accepted request times, oldest first; entries before `head` are expired. */
-  times: number[];
-  head: number;
+const INITIAL_CAPACITY = 16;
+
+/**
+ * The times of one key's accepted requests, oldest first, in a ring buffer: expiring the oldest
+ * only moves the head, and the buffer doubles when full, so under steady traffic a key's memory
+ * stays the same size and nothing is copied or left behind for the garbage collector. (An
+ * array trimmed by `slice` copied up to a whole window's worth of times, which at high limits
+ * made the heap climb in steps.) The capacity is a power of two, at most twice the largest
+ * limit the key has been counted against; idle space is given back when swept.
+ */
+class SlidingLog {
+  private times = new Float64Array(INITIAL_CAPACITY);
+  private head = 0;
+  count = 0;
+
   /** The window this key is counted over, so a sweep keeps what is still inside it. */
-  windowMs: number;
+  constructor(public windowMs: number) {}
+
+  get oldest(): number | null {
+    return this.count === 0 ? null : (this.times[this.head] as number);
+  }
+
+  get capacity(): number {
+    return this.times.length;
+  }
+
+  get newest(): number | null {
+    return this.count === 0 ? null : (this.times[(this.head + this.count - 1) & (this.times.length - 1)] as number);
+  }
+
+  /** Forgets the times at or before `cutoff`. */
+  expire(cutoff: number): void {
+    const mask = this.times.length - 1;
+    while (this.count > 0 && (this.times[this.head] as number) <= cutoff) {
+      this.head = (this.head + 1) & mask;
+      this.count--;
+    }
+  }
+
+  push(time: number): void {
+    if (this.count === this.times.length) this.resize(this.times.length * 2);
+    this.times[(this.head + this.count) & (this.times.length - 1)] = time;
+    this.count++;
+  }
+
+  /** Gives back space a burst left unused: down to twice what is held now. */
+  shrink(): void {
+    let capacity = INITIAL_CAPACITY;
+    while (capacity < this.count * 2) capacity *= 2;
+    if (capacity * 2 <= this.times.length) this.resize(capacity);
+  }
+
+  private resize(capacity: number): void {
+    const next = new Float64Array(capacity);
+    const mask = this.times.length - 1;
+    for (let i = 0; i < this.count; i++) next[i] = this.times[(this.head + i) & mask] as number;
+    this.times = next;
+    this.head = 0;
+  }
 }
 
 /** The in-process store: one node, no dependencies. Idle keys are swept once a minute. */
 export class MemoryStore implements RateLimitStore {
-  private readonly logs = new Map<string, Log>();
+  private readonly logs = new Map<string, SlidingLog>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly now: () => number = Date.now) {
@@ -18,36 +71,29 @@ export class MemoryStore implements RateLimitStore {
     this.sweeper.unref();
   }
 
-  private trimmed(key: string, windowMs: number, nowMs: number): Log {
+  private trimmed(key: string, windowMs: number, nowMs: number): SlidingLog {
     let log = this.logs.get(key);
     if (log === undefined) {
-      log = { times: [], head: 0, windowMs };
+      log = new SlidingLog(windowMs);
       this.logs.set(key, log);
     }
     log.windowMs = windowMs;
-    const cutoff = nowMs - windowMs;
-    while (log.head < log.times.length && (log.times[log.head] as number) <= cutoff) log.head++;
-    if (log.head > 64 && log.head * 2 > log.times.length) {
-      log.times = log.times.slice(log.head);
-      log.head = 0;
-    }
+    log.expire(nowMs - windowMs);
     return log;
   }
 
   private hitNow(key: string, limit: number, windowMs: number, nowMs: number): Decision {
     const log = this.trimmed(key, windowMs, nowMs);
-    const count = log.times.length - log.head;
+    const count = log.count;
     const allowed = count < limit;
-    if (allowed) log.times.push(nowMs);
-    const oldest = log.times[log.head] ?? null;
-    return decide(allowed, allowed ? count + 1 : count, oldest, limit, windowMs, nowMs);
+    if (allowed) log.push(nowMs);
+    return decide(allowed, allowed ? count + 1 : count, log.oldest, limit, windowMs, nowMs);
   }
 
   private peekNow(key: string, limit: number, windowMs: number, nowMs: number): Decision {
     if (!this.logs.has(key)) return decide(true, 0, null, limit, windowMs, nowMs);
     const log = this.trimmed(key, windowMs, nowMs);
-    const count = log.times.length - log.head;
-    return decide(count < limit, count, log.times[log.head] ?? null, limit, windowMs, nowMs);
+    return decide(log.count < limit, log.count, log.oldest, limit, windowMs, nowMs);
   }
 
   async hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
@@ -74,13 +120,23 @@ export class MemoryStore implements RateLimitStore {
     this.logs.delete(key);
   }
 
-  /** Drops keys whose every request has left the window. */
+  /** Drops keys whose every request has left the window, and gives back space bursts left unused. */
   sweep(): void {
     const now = this.now();
     for (const [key, log] of this.logs) {
-      const newest = log.times[log.times.length - 1];
-      if (newest === undefined || newest <= now - log.windowMs) this.logs.delete(key);
+      const newest = log.newest;
+      if (newest === null || newest <= now - log.windowMs) {
+        this.logs.delete(key);
+      } else {
+        log.expire(now - log.windowMs);
+        log.shrink();
+      }
     }
+  }
+
+  /** How many times the buffer of `key` has room for (for tests). */
+  capacityOf(key: string): number {
+    return this.logs.get(key)?.capacity ?? 0;
   }
 
   get size(): number {
