@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -39,6 +40,9 @@ describe('when the database cannot be reached', () => {
     expect((await app.inject({ method: 'GET', url: '/core/users/me', headers })).statusCode).toBe(200);
 
     await database.close();
+    // A request from a socket always starts a new turn of the event loop, and the SQLite
+    // change check runs once per turn: wait for the next one, as any client does.
+    await nextTurn();
     const res = await app.inject({ method: 'GET', url: '/core/users/me', headers });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
