@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import http from 'node:http';
 import type { Socket } from 'node:net';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
@@ -13,10 +13,12 @@ import { AppError } from './errors/app-error.js';
 import { errorHandler, renderError } from './errors/handler.js';
 import { CURRENT_API_VERSION, resolveApiVersion } from './gateway/api-version.js';
 import { createAuthenticateHook } from './gateway/authenticate.js';
+import { createFrontDoor, type FrontDoor } from './gateway/front-door.js';
 import { healthRoutes } from './http/health.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { JSONAPI_MEDIA_TYPE } from './http/jsonapi.js';
 import { createMetrics, metricsRoutes } from './http/metrics.js';
+import { requestIdOf } from './http/request-id.js';
 import { createLogger, redactUrl, standardOutput } from './logging.js';
 import { addressKey } from './ratelimit/address.js';
 import { setUpRateLimits } from './ratelimit/setup.js';
@@ -27,7 +29,6 @@ import { userRoutes } from './users/routes.js';
 import './http/principal.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface AppDeps {
   services: Services;
@@ -46,6 +47,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   const { services } = deps;
   const metrics = createMetrics();
   const logDestination = deps.logDestination ?? standardOutput((lines) => metrics.logLinesDropped.inc(lines));
+  // Set once the rate limiter exists; until then (and under `inject`) every request goes to Fastify.
+  let frontDoor: FrontDoor | null = null;
   const app = Fastify({
     loggerInstance: createLogger(config.logLevel, logDestination),
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -53,15 +56,24 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestIdHeader: false,
-    genReqId: (req: IncomingMessage) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 200 },
     // X-Forwarded-For is believed only from these peers; otherwise the socket address counts.
     trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
+    // Fastify's own HTTP server, set up as Fastify does, with the front door before its handler.
+    serverFactory: (handler, options) => {
+      const setting = (name: string) => (typeof options[name] === 'number' ? options[name] : 0);
+      const server = http.createServer((options.http ?? {}) as http.ServerOptions, (req, res) => {
+        if (frontDoor?.refuse(req, res) !== true) handler(req, res);
+      });
+      server.keepAliveTimeout = setting('keepAliveTimeout');
+      server.requestTimeout = setting('requestTimeout');
+      server.setTimeout(setting('connectionTimeout'));
+      if (setting('maxRequestsPerSocket') > 0) server.maxRequestsPerSocket = setting('maxRequestsPerSocket');
+      return server;
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const { limiter, store, ready } = setUpRateLimits({
@@ -72,6 +84,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     fallbacks: metrics.rateLimitFallbacks,
   });
   app.addHook('onClose', async () => store.close());
+  const door = createFrontDoor({ limiter, trustedProxies: config.trustedProxies, log: app.log });
+  frontDoor = door;
+  app.addHook('onClose', async () => door.close());
   services.credentials.start(app.log);
   app.addHook('onClose', async () => services.credentials.stop());
   if (!(await ready(2000))) app.log.error('Redis is not reachable yet; rate limits are per node until it is');

@@ -99,18 +99,25 @@ export function toAppError(err: unknown): AppError {
 }
 
 export function renderError(error: AppError, requestId: string) {
-  return {
-    errors: [
-      {
-        status: String(error.status),
-        code: error.code,
-        title: ERROR_TITLES[error.code],
-        detail: error.detail,
-        ...(error.source === undefined ? {} : { source: error.source }),
-        meta: { request_id: requestId },
-      },
-    ],
+  // Built field by field rather than with a spread: this runs for every refused request.
+  const rendered: JsonApiError = {
+    status: String(error.status),
+    code: error.code,
+    title: ERROR_TITLES[error.code],
+    detail: error.detail,
   };
+  if (error.source !== undefined) rendered.source = error.source;
+  rendered.meta = { request_id: requestId };
+  return { errors: [rendered] };
+}
+
+interface JsonApiError {
+  status: string;
+  code: AppError['code'];
+  title: string;
+  detail: string;
+  source?: AppError['source'];
+  meta?: { request_id: string };
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

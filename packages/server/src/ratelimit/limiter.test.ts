@@ -6,11 +6,15 @@ import { MemoryStore } from './memory-store.js';
 import type { RateLimitStore } from './store.js';
 
 const reply = () => {
-  const headers: Record<string, string> = {};
+  const sent: Record<string, string> = {};
   const r = {
-    headers,
+    sent,
     header(name: string, value: string) {
-      headers[name] = value;
+      sent[name] = value;
+      return r;
+    },
+    headers(values: Record<string, string>) {
+      Object.assign(sent, values);
       return r;
     },
   };
@@ -55,7 +59,7 @@ describe('the rate limiter', () => {
     const before = calls.n;
     const r = reply();
     expect(limiter.knownBlocked(asReply(r), '198.51.100.7')?.code).toBe('too_many_requests');
-    expect(r.headers['ratelimit-policy']).toBe(`"failed_auth";q=${FAILED_AUTH_LIMIT_PER_MINUTE};w=60`);
+    expect(r.sent['ratelimit-policy']).toBe(`"failed_auth";q=${FAILED_AUTH_LIMIT_PER_MINUTE};w=60`);
     expect(calls.n).toBe(before);
     expect(limiter.knownBlocked(asReply(reply()), '198.51.100.8')).toBeNull();
 

@@ -32,6 +32,21 @@ export interface RateLimiterDeps {
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
+/** A 429 and the rate-limit headers that go with it. */
+export interface Refusal {
+  error: AppError;
+  headers: Record<string, string>;
+}
+
+function refusal(decision: Decision, what: string, policy: Policy = 'failed_auth'): AppError {
+  const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  return new AppError(
+    'too_many_requests',
+    `Rate limit of ${decision.limit} ${what} per ${WINDOW_SECONDS} seconds reached; retry in ${seconds} seconds.`,
+    { headers: { 'retry-after': String(seconds) }, log: { policy, limit: decision.limit } },
+  );
+}
+
 export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) {
   const now = () => clock.now().getTime();
 
@@ -49,13 +64,27 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
 
   function refuse(policy: Policy, decision: Decision, reply: FastifyReply, what: string): AppError {
     onLimited?.(policy);
-    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     setHeaders(reply, policy, decision);
-    return new AppError(
-      'too_many_requests',
-      `Rate limit of ${decision.limit} ${what} per ${WINDOW_SECONDS} seconds reached; retry in ${seconds} seconds.`,
-      { headers: { 'retry-after': String(seconds) }, log: { policy, limit: decision.limit } },
-    );
+    return refusal(decision, what, policy);
+  }
+
+  function blockedRefusal(address: string): Refusal | null {
+    const until = blocked.get(address);
+    if (until === undefined) return null;
+    const waitMs = until - now();
+    if (waitMs <= 0) {
+      blocked.delete(address);
+      return null;
+    }
+    const decision = {
+      allowed: false,
+      limit: FAILED_AUTH_LIMIT_PER_MINUTE,
+      remaining: 0,
+      resetMs: waitMs,
+      retryAfterMs: waitMs,
+    };
+    onLimited?.('failed_auth');
+    return { error: refusal(decision, 'failed authentications'), headers: rateLimitHeaders('failed_auth', decision) };
   }
 
   return {
@@ -93,22 +122,14 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
      * (`user`, `recordFailedAuth`).
      */
     knownBlocked(reply: FastifyReply, address: string): AppError | null {
-      const until = blocked.get(address);
-      if (until === undefined) return null;
-      const waitMs = until - now();
-      if (waitMs <= 0) {
-        blocked.delete(address);
-        return null;
-      }
-      const decision = {
-        allowed: false,
-        limit: FAILED_AUTH_LIMIT_PER_MINUTE,
-        remaining: 0,
-        resetMs: waitMs,
-        retryAfterMs: waitMs,
-      };
-      return refuse('failed_auth', decision, reply, 'failed authentications');
+      const refusal = blockedRefusal(address);
+      if (refusal === null) return null;
+      reply.headers(refusal.headers);
+      return refusal.error;
     },
+
+    /** `knownBlocked` without a Fastify reply: the 429 and its rate-limit headers (gateway/front-door.ts). */
+    blockedRefusal,
 
     /**
      * Counts a failed authentication. The count is atomic, so when many fail at once those
@@ -163,10 +184,16 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
  * widely used X-RateLimit-*; Reset is in seconds from now, like the draft's `t`.
  */
 export function setHeaders(reply: FastifyReply, policy: Policy, decision: Decision): void {
+  reply.headers(rateLimitHeaders(policy, decision));
+}
+
+export function rateLimitHeaders(policy: Policy, decision: Decision): Record<string, string> {
   const reset = Math.ceil(decision.resetMs / 1000);
-  reply.header('ratelimit-policy', `"${policy}";q=${decision.limit};w=${WINDOW_SECONDS}`);
-  reply.header('ratelimit', `"${policy}";r=${decision.remaining};t=${reset}`);
-  reply.header('x-ratelimit-limit', String(decision.limit));
-  reply.header('x-ratelimit-remaining', String(decision.remaining));
-  reply.header('x-ratelimit-reset', String(reset));
+  return {
+    'ratelimit-policy': `"${policy}";q=${decision.limit};w=${WINDOW_SECONDS}`,
+    ratelimit: `"${policy}";r=${decision.remaining};t=${reset}`,
+    'x-ratelimit-limit': String(decision.limit),
+    'x-ratelimit-remaining': String(decision.remaining),
+    'x-ratelimit-reset': String(reset),
+  };
 }

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REFUSAL_SUMMARY_MS } from '../src/gateway/front-door.js';
+import { FAILED_AUTH_LIMIT_PER_MINUTE } from '../src/ratelimit/limiter.js';
+import { startTestApp } from './harness.js';
+
+// Over real sockets: the front door sits before Fastify's handler, which `inject` never passes.
+describe('the front door: addresses blocked for failed authentications (over HTTP)', () => {
+  let t: Awaited<ReturnType<typeof startTestApp>>;
+  let base: string;
+  let valid: string;
+  const blocked = '198.51.100.40';
+  const other = '198.51.100.41';
+  beforeAll(async () => {
+    t = await startTestApp('sqlite', { trustedProxies: ['127.0.0.1'] });
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    valid = (await t.userWithToken()).token;
+  });
+  afterAll(async () => t.close());
+
+  const get = (path: string, from: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { headers: { 'x-forwarded-for': from, ...headers } });
+  const guess = (from: string) =>
+    get('/core/users/me', from, { authorization: `Bearer ${randomBytes(24).toString('hex')}` });
+  const linesAbout = (id: string) => t.logs.filter((line) => line.includes(id));
+
+  it('answers a blocked address before routing, with the gateway’s 429, and logs no line per request', async () => {
+    for (let i = 0; i < FAILED_AUTH_LIMIT_PER_MINUTE; i++) expect((await guess(blocked)).status).toBe(401);
+    // The gateway answers the request that finds the block, and this node remembers it.
+    const first = await guess(blocked);
+    expect(first.status).toBe(429);
+
+    // Even with a valid token: the address is refused as a whole.
+    const id = `door-${randomBytes(6).toString('hex')}`;
+    const res = await get('/core/users/me', blocked, { authorization: `Bearer ${valid}`, 'x-request-id': id });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('content-type')).toBe('application/vnd.api+json');
+    expect(res.headers.get('x-request-id')).toBe(id);
+    expect(res.headers.get('api-version')).toBe('2026-12-01');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(res.headers.get('ratelimit-policy')).toBe(`"failed_auth";q=${FAILED_AUTH_LIMIT_PER_MINUTE};w=60`);
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('0');
+    const body = (await res.json()) as { errors: { status: string; code: string; meta: { request_id: string } }[] };
+    expect(body.errors[0]).toMatchObject({ status: '429', code: 'too_many_requests', meta: { request_id: id } });
+    // Answered before Fastify: no request line of its own.
+    expect(linesAbout(id)).toEqual([]);
+  });
+
+  it('sums up what it refused in one line per address and counts each refusal in the metric', async () => {
+    const metric = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(/gatehouse_rate_limited_total\{policy="failed_auth"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await metric();
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_SUMMARY_MS + 100)); // the last summary goes out
+    const start = t.logs.length;
+    for (let i = 0; i < 5; i++) expect((await guess(blocked)).status).toBe(429);
+    expect(await metric()).toBe(before + 5);
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_SUMMARY_MS + 100));
+    const summaries = t.logs
+      .slice(start)
+      .map((line) => JSON.parse(line) as { msg: string; remote_address?: string; refused?: number })
+      .filter((line) => line.msg === 'refused requests from an address blocked for failed authentications');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ remote_address: blocked, refused: 5 });
+  });
+
+  it('lets through other addresses, the OpenAPI document, health checks, and what Fastify must answer', async () => {
+    expect((await get('/core/users/me', other, { authorization: `Bearer ${valid}` })).status).toBe(200);
+    expect((await get('/core/openapi.json', blocked)).status).toBe(200);
+    expect((await get('/healthz', blocked)).status).toBe(200);
+    // An unsupported version is the request's first problem: Fastify answers it, 400.
+    const unsupported = await get('/core/users/me', blocked, { 'api-version': '1999-01-01' });
+    expect(unsupported.status).toBe(400);
+  });
+
+  it('runs on an HTTP server set up as Fastify sets up its own', () => {
+    expect(t.app.server.keepAliveTimeout).toBe(72_000);
+    expect(t.app.server.requestTimeout).toBe(0);
+  });
+});
