@@ -108,22 +108,25 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    // One line per request, failures included. Flat fields, no serializer: it is written for
-    // every request.
+    // One line per request, failures included. Flat fields, no serializer, assigned rather than
+    // spread (V8 spreads in its runtime, slowly): it is written for every request.
     const failure = request.failure;
-    request.log.info(
-      {
-        method: request.method,
-        url: redactUrl(request.url),
-        remote_address: request.clientAddress,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        user_id: request.principal?.userId,
-        token_id: request.principal?.tokenId ?? undefined,
-        ...(failure === null ? {} : { error_code: failure.code, ...failure.log }),
-      },
-      failure === null ? 'request completed' : failure.detail,
-    );
+    const line: Record<string, unknown> = {
+      method: request.method,
+      url: redactUrl(request.url),
+      remote_address: request.clientAddress,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      user_id: request.principal?.userId,
+      token_id: request.principal?.tokenId ?? undefined,
+    };
+    if (failure === null) {
+      request.log.info(line, 'request completed');
+    } else {
+      line.error_code = failure.code;
+      Object.assign(line, failure.log);
+      request.log.info(line, failure.detail);
+    }
     done();
   });
 

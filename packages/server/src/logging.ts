@@ -17,7 +17,9 @@ export const REDACT_PATHS = [
   'password',
 ];
 
-export const redactUrl = (url: string): string => url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]');
+/** The URL as logged: an `access_token` parameter (refused, but still sent by some clients) is censored. */
+export const redactUrl = (url: string): string =>
+  url.includes('?') ? url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]') : url;
 
 /** Bytes of log lines held for one write: about 30 request lines per system call under load. */
 export const LOG_BUFFER_BYTES = 8 * 1024;
