@@ -89,7 +89,16 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
 
   async function identify(request: FastifyRequest): Promise<Identified | AppError> {
     const credentials = readCredentials(request.raw, request.query);
-    if (credentials.kind === 'bearer') return bearer(request, credentials.token);
+    if (credentials.kind === 'bearer') {
+      // Awaited here rather than in a function of its own: one promise fewer per request.
+      let result: Awaited<ReturnType<AuthenticateDeps['tokens']['authenticate']>>;
+      try {
+        result = await tokens.authenticate(credentials.token, request.clientAddress);
+      } catch (err) {
+        unavailable(err);
+      }
+      return 'principal' in result ? result : bearerRefusal(result);
+    }
     // Parsed here, only for requests without a bearer token: the cookie plugin serves /auth alone.
     const cookieHeader = request.headers.cookie;
     const sessionSecret = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
@@ -100,9 +109,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     return new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".');
   }
 
-  async function bearer(request: FastifyRequest, token: string): Promise<Identified | AppError> {
-    const result = await tokens.authenticate(token, request.clientAddress).catch(unavailable);
-    if ('principal' in result) return result;
+  function bearerRefusal(result: { rejection: TokenRejection; tokenId?: string }): AppError {
     const log = { auth_failure: result.rejection, token_id: result.tokenId ?? null };
     if (result.rejection === 'not_developer') {
       return new AppError(
