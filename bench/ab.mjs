@@ -2,6 +2,8 @@
 //   node bench/ab.mjs --variant 'cache on:' --variant 'cache off:GATEHOUSE_CREDENTIAL_CACHE_SIZE=0' [--limit]
 // --guesses sends unknown tokens (one address: blocked after 30); add --many-addresses to send
 // each request from a new X-Forwarded-For address (so every guess is looked up and answered 401).
+// --postgres runs every variant on PostgreSQL + Redis (DATABASE_URL and REDIS_URL, a throwaway
+// database: its benchmark users are archived again at the end).
 // A setting `main=<path>` runs another build (e.g. a `git worktree` of an earlier commit, built).
 // Each variant is its own server process on one shared data folder; the runs are interleaved so
 // drift on a shared machine hits every variant alike. Prints medians and ratios to the first variant.
@@ -10,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDevelopers, guessedToken, ROOT, SERVER_MAIN } from './lib/gatehouse.mjs';
+import { cli, createDevelopers, guessedToken, inBatches, ROOT, SERVER_MAIN } from './lib/gatehouse.mjs';
 import { measure } from './lib/measure.mjs';
 import { killAll, launchServer, sleep } from './lib/proc.mjs';
 import { median } from './lib/report.mjs';
@@ -21,6 +23,7 @@ const { values: args } = parseArgs({
     limit: { type: 'boolean', default: false },
     guesses: { type: 'boolean', default: false },
     'many-addresses': { type: 'boolean', default: false },
+    postgres: { type: 'boolean', default: false },
     duration: { type: 'string', default: '5' },
     reps: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
@@ -61,15 +64,26 @@ const baseEnv = {
   GATEHOUSE_ADMIN_EMAIL: 'bench-admin@bench.example',
   GATEHOUSE_ADMIN_PASSWORD: 'bench-admin-password',
 };
-delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).DATABASE_URL);
-delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).REDIS_URL);
+if (args.postgres) {
+  if (!process.env.DATABASE_URL || !process.env.REDIS_URL)
+    throw new Error('--postgres needs DATABASE_URL and REDIS_URL');
+  // The first administrator exists already in a database used before.
+  delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).GATEHOUSE_ADMIN_EMAIL);
+  delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).GATEHOUSE_ADMIN_PASSWORD);
+} else {
+  delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).DATABASE_URL);
+  delete (/** @type {NodeJS.ProcessEnv} */ (baseEnv).REDIS_URL);
+}
 
 /** @param {string} name @param {string[]} argv @param {NodeJS.ProcessEnv} env @param {string} readyPath */
 const launch = (name, argv, env, readyPath) => launchServer({ name, argv, env, readyPath, logDir: work, cwd: ROOT });
 
+/** @type {Awaited<ReturnType<typeof createDevelopers>> | null} */
+let developers = null;
 try {
   const first = await launch('setup', [SERVER_MAIN], baseEnv, '/readyz');
-  const { tokens } = await createDevelopers(baseEnv, 10, 'ab');
+  developers = await createDevelopers(baseEnv, 10, `ab-${Date.now().toString(36)}`);
+  const { tokens } = developers;
   await first.stop();
   const headers = Array.from({ length: CONNECTIONS }, (_, i) => ({
     authorization: `Bearer ${args.guesses ? guessedToken() : tokens[i % tokens.length]}`,
@@ -129,5 +143,10 @@ try {
   }
 } finally {
   killAll();
+  if (args.postgres && developers !== null) {
+    const { emails, previousRateLimit } = developers;
+    await cli(['settings', 'set', 'rate_limit_per_minute', previousRateLimit], baseEnv);
+    await inBatches(emails, 2, (email) => cli(['users', 'archive', '--email', email], baseEnv));
+  }
   fs.rmSync(work, { recursive: true, force: true });
 }
