@@ -14,6 +14,7 @@ import { errorHandler, renderError } from './errors/handler.js';
 import { CURRENT_API_VERSION, resolveApiVersion } from './gateway/api-version.js';
 import { createAuthenticateHook } from './gateway/authenticate.js';
 import { createFrontDoor, type FrontDoor } from './gateway/front-door.js';
+import { clientAddressResolver } from './http/client-address.js';
 import { healthRoutes } from './http/health.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { JSONAPI_MEDIA_TYPE } from './http/jsonapi.js';
@@ -84,7 +85,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
     fallbacks: metrics.rateLimitFallbacks,
   });
   app.addHook('onClose', async () => store.close());
-  const door = createFrontDoor({ limiter, trustedProxies: config.trustedProxies, log: app.log });
+  const clientAddress = clientAddressResolver(config.trustedProxies);
+  const door = createFrontDoor({ limiter, clientAddress, log: app.log });
   frontDoor = door;
   app.addHook('onClose', async () => door.close());
   services.credentials.start(app.log);
@@ -103,7 +105,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
   app.decorateRequest('clientAddress', '');
   // Hooks on every request take a callback rather than return a promise: cheaper per request.
   app.addHook('onRequest', (request, reply, done) => {
-    request.clientAddress = request.ip;
+    request.clientAddress = clientAddress(request.raw);
     reply.header('x-request-id', request.id);
     done();
   });

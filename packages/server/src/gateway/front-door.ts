@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import proxyAddr from '@fastify/proxy-addr';
 import { renderError } from '../errors/handler.js';
 import { JSONAPI_MEDIA_TYPE } from '../http/jsonapi.js';
 import { requestIdOf } from '../http/request-id.js';
@@ -12,8 +11,8 @@ export const REFUSAL_SUMMARY_MS = 1000;
 
 export interface FrontDoorDeps {
   limiter: Pick<RateLimiter, 'blockedRefusal'>;
-  /** As given to Fastify's trustProxy: the client address is found the same way. */
-  trustedProxies: readonly string[];
+  /** The request's client address (http/client-address.ts). */
+  clientAddress: (req: IncomingMessage) => string;
   log: { info(fields: object, message: string): void };
 }
 
@@ -37,8 +36,7 @@ function needsCredentials(url: string): boolean {
  * Anything it does not refuse (including an unsupported Api-Version, which Fastify answers
  * 400) goes on to Fastify, where the gateway's own check still applies.
  */
-export function createFrontDoor({ limiter, trustedProxies, log }: FrontDoorDeps) {
-  const trust = trustedProxies.length > 0 ? proxyAddr.compile([...trustedProxies]) : null;
+export function createFrontDoor({ limiter, clientAddress, log }: FrontDoorDeps) {
   const refusedByAddress = new Map<string, number>();
   const summaries = setInterval(summarize, REFUSAL_SUMMARY_MS);
   summaries.unref();
@@ -63,8 +61,8 @@ export function createFrontDoor({ limiter, trustedProxies, log }: FrontDoorDeps)
       } catch {
         return false;
       }
-      const ip = trust === null ? req.socket.remoteAddress : proxyAddr(req, trust);
-      if (ip === undefined) return false;
+      const ip = clientAddress(req);
+      if (ip === '') return false;
       const address = addressKey(ip);
       const refusal = limiter.blockedRefusal(address);
       if (refusal === null) return false;
