@@ -292,9 +292,11 @@ describe.runIf(process.env.DATABASE_URL)('credential cache: a feed that breaks w
     await sqlClient.connect();
     try {
       const { user, token } = await base.userWithToken();
+      // The node's feed must be listening first (on a busy machine it can still be connecting,
+      // and until it listens the cache answers nothing, so a silent relay would prove nothing).
       await eventually(async () => {
         expect((await me(node, token)).statusCode).toBe(200);
-        return node.services.credentials.size > 0;
+        return node.services.credentials.active && node.services.credentials.size > 0;
       });
       relay.goSilent();
       // The revocation's notification can no longer reach the node; its heartbeat stops coming back.

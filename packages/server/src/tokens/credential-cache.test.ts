@@ -38,6 +38,19 @@ describe('the credential cache', () => {
     expect(cache.get('a')).toEqual({ v: 1 });
   });
 
+  it('is active only while started with a current feed', async () => {
+    const feed = fakeFeed();
+    const cache = new CredentialCache<{ v: number }>({ size: 10, watch: feed.watch });
+    expect(cache.active).toBe(false);
+    cache.start(silent);
+    expect(cache.active).toBe(true);
+    feed.state.current = false;
+    expect(cache.active).toBe(false);
+    feed.state.current = true;
+    await cache.stop();
+    expect(cache.active).toBe(false);
+  });
+
   it('forgets everything when told of a change, here or elsewhere', () => {
     const { cache, feed } = startedCache();
     cache.set('a', { v: 1 }, cache.generation);

@@ -86,6 +86,11 @@ export class CredentialCache<V extends object> {
   get size(): number {
     return this.#entries?.size ?? 0;
   }
+
+  /** Whether the cache answers right now: started, and its change feed current. */
+  get active(): boolean {
+    return this.#entries !== null && this.#feed?.isCurrent() === true;
+  }
 }
 
 /** What services that change credentials need to know of the cache. */
