@@ -97,7 +97,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps) {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
-    throw new AppError('not_found', `No route matches ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`);
+    const path = redactUrl(request.url.split('?')[0] ?? '').slice(0, 200);
+    throw new AppError('not_found', `No route matches ${request.method} ${path}.`);
   });
   registerJsonBodies(app, BODY_LIMIT_BYTES);
   app.decorateRequest('principal', null);

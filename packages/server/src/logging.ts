@@ -18,8 +18,9 @@ export const REDACT_PATHS = [
 ];
 
 /** The URL as logged: an `access_token` parameter (refused, but still sent by some clients) is censored. */
+const ACCESS_TOKEN = /access_token=/i;
 export const redactUrl = (url: string): string =>
-  url.includes('?') ? url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]') : url;
+  ACCESS_TOKEN.test(url) ? url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]') : url;
 
 /** Bytes of log lines held for one write: about 30 request lines per system call under load. */
 export const LOG_BUFFER_BYTES = 8 * 1024;

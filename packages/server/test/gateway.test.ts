@@ -68,6 +68,15 @@ describe.each(DIALECTS)('gateway: bearer authentication (%s)', (dialect) => {
     expect(errorOf(res).code).toBe('invalid_request');
   });
 
+  it('keeps a token glued to the path (no "?") out of the log', async () => {
+    const { token } = await t.userWithToken();
+    // A user id of "me&access_token=…": unauthenticated, 401.
+    expect((await t.inject({ method: 'GET', url: `/core/users/me&access_token=${token}` })).statusCode).toBe(401);
+    // No such route: 404, whose detail repeats the path.
+    expect((await t.inject({ method: 'GET', url: `/core/nowhere&access_token=${token}` })).statusCode).toBe(404);
+    expect(t.logs.some((line) => line.includes(token))).toBe(false);
+  });
+
   it.each([
     ['an unknown token', 'f'.repeat(48)],
     ['a token of the wrong shape', 'abc'],
