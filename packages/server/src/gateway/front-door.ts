@@ -18,12 +18,27 @@ export interface FrontDoorDeps {
 
 export type FrontDoor = ReturnType<typeof createFrontDoor>;
 
-/** Everything under /core needs credentials except the OpenAPI document. */
-function needsCredentials(url: string): boolean {
-  if (!url.startsWith('/core/')) return false;
-  const query = url.indexOf('?');
-  return (query === -1 ? url : url.slice(0, query)) !== '/core/openapi.json';
+/**
+ * Requests the door may refuse: under /core, except the OpenAPI document (however its path is
+ * spelt: the router decodes it and stops at `?` or `#`) and CORS preflights (OPTIONS). Paths
+ * under /core that match no route are refused too: from a blocked address, 429 rather than 404.
+ */
+function refusable(method: string | undefined, url: string): boolean {
+  if (!url.startsWith('/core/') || method === 'OPTIONS') return false;
+  const end = url.search(/[?#]/);
+  let path = end === -1 ? url : url.slice(0, end);
+  if (path.includes('%')) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      return false; // the router answers what it cannot decode
+    }
+  }
+  return path !== '/core/openapi.json';
 }
+
+/** The body's media type exactly as Fastify writes it for the gateway's answers. */
+const CONTENT_TYPE = `${JSONAPI_MEDIA_TYPE}; charset=utf-8`;
 
 /**
  * Refuses requests to the authenticated API from addresses this node has seen blocked for
@@ -37,14 +52,22 @@ function needsCredentials(url: string): boolean {
  * 400) goes on to Fastify, where the gateway's own check still applies.
  */
 export function createFrontDoor({ limiter, clientAddress, log }: FrontDoorDeps) {
-  const refusedByAddress = new Map<string, number>();
+  /** By address key (an IPv6 client's /64): how many were refused, and the last client address. */
+  const refusedByAddress = new Map<string, { refused: number; remoteAddress: string }>();
   const summaries = setInterval(summarize, REFUSAL_SUMMARY_MS);
   summaries.unref();
 
   function summarize(): void {
-    for (const [address, refused] of refusedByAddress) {
+    for (const [address, { refused, remoteAddress }] of refusedByAddress) {
       log.info(
-        { remote_address: address, refused, status: 429, error_code: 'too_many_requests', policy: 'failed_auth' },
+        {
+          remote_address: remoteAddress,
+          address_key: address,
+          refused,
+          status: 429,
+          error_code: 'too_many_requests',
+          policy: 'failed_auth',
+        },
         'refused requests from an address blocked for failed authentications',
       );
     }
@@ -54,7 +77,7 @@ export function createFrontDoor({ limiter, clientAddress, log }: FrontDoorDeps) 
   return {
     /** Answers `req` if its address is known to be blocked; false when it goes on to Fastify. */
     refuse(req: IncomingMessage, res: ServerResponse): boolean {
-      if (!needsCredentials(req.url ?? '')) return false;
+      if (!refusable(req.method, req.url ?? '')) return false;
       let version: string;
       try {
         version = resolveApiVersion(req.headers['api-version']);
@@ -71,7 +94,7 @@ export function createFrontDoor({ limiter, clientAddress, log }: FrontDoorDeps) 
       // A flat list of names and values: no object spread (which V8 does in its runtime, slowly).
       const headers: string[] = [
         'content-type',
-        JSONAPI_MEDIA_TYPE,
+        CONTENT_TYPE,
         'content-length',
         String(Buffer.byteLength(body)),
         'x-request-id',
@@ -83,7 +106,12 @@ export function createFrontDoor({ limiter, clientAddress, log }: FrontDoorDeps) 
       for (const name in refusal.error.headers) headers.push(name, refusal.error.headers[name] as string);
       res.writeHead(refusal.error.status, headers);
       res.end(body);
-      refusedByAddress.set(address, (refusedByAddress.get(address) ?? 0) + 1);
+      const seen = refusedByAddress.get(address);
+      if (seen === undefined) refusedByAddress.set(address, { refused: 1, remoteAddress: ip });
+      else {
+        seen.refused++;
+        seen.remoteAddress = ip;
+      }
       return true;
     },
 
