@@ -188,8 +188,8 @@ export function verdicts(report) {
 
 /**
  * RSS samples from 10 s on (the first seconds include connection set-up). Flat means both: the
- * median of the last 30 s is within 10% of the median of the first 30 s (`growth`: a leak,
- * however slow, shows here), and no sample rises more than 10% above the soak's median (`rise`:
+ * median of the last 30 s is within 10% of the median of the first 30 s (`growth`: memory that
+ * keeps growing shows here), and no sample rises more than 10% above the soak's median (`rise`:
  * a spike shows here). The lowest samples come right after full collections, when V8 hands
  * memory back, so max/min (`spread`) measures the collector's sawtooth rather than growth; it
  * is reported, not judged.

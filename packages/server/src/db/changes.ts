@@ -29,11 +29,11 @@ export type WatchChanges = (onChange: () => void, log: FeedLog) => ChangeFeed;
 /**
  * SQLite: `PRAGMA data_version` changes whenever another connection (another process, such as
  * the CLI) commits. Reading it takes a shared-memory lock (about 2.5 µs, more under load), so it
- * is read once per turn of the event loop rather than once per request: every request that
- * reaches the server after another process's commit is read in a later turn, so it still sees
- * the change. Only code in this process that writes through its own connection and then asks
- * again within the same turn could miss it, and this process's writes go through the services,
- * which empty the cache themselves.
+ * is read once per turn of the event loop rather than once per request: a commit by another
+ * process is seen from the next turn, normally within a millisecond. A request read in the same
+ * turn as the commit is answered as if it had arrived just before it, as on PostgreSQL within a
+ * notification's delay. This process's own writes go through the services, which empty the
+ * cache themselves.
  */
 export function watchSqlite(sqlite: SQLite.Database): WatchChanges {
   return (onChange) => {
