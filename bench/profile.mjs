@@ -1,9 +1,12 @@
 // Profiles one server under the benchmark's load with `node --cpu-prof` and prints where its CPU
 // time goes: self time by function, time by package, and inclusive time of the heaviest functions.
-//   node bench/profile.mjs [--target gatehouse|gatehouse-pg|reject-one|reject-many|peer|limit] [--duration 10] [--connections 50]
+//   node bench/profile.mjs [--target gatehouse|gatehouse-pg|reject-one|reject-many|peer|limit] [--duration 10] [--connections 50] [--perf]
+// --perf samples with Linux `perf record` instead (the server runs with --perf-basic-prof so that
+// JavaScript frames have names): it sees the kernel and native code too, which V8's profiler
+// blames on whatever JavaScript called them. Needs `perf` (Debian: linux-perf).
 // gatehouse-pg needs DATABASE_URL and REDIS_URL (a throwaway database, as for npm run bench).
 // Build first (npm run build). The .cpuprofile is kept under bench/results/ for Chrome DevTools.
-import { fork } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +21,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     top: { type: 'string', default: '30' },
+    perf: { type: 'boolean', default: false },
   },
 });
 const TARGETS = ['gatehouse', 'gatehouse-pg', 'reject-one', 'reject-many', 'peer', 'limit'];
@@ -98,7 +102,10 @@ try {
   };
   const server = startServer({
     name: args.target,
-    args: ['--cpu-prof', '--cpu-prof-dir', profileDir, /** @type {string} */ (script)],
+    args: [
+      ...(args.perf ? ['--perf-basic-prof'] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
+      /** @type {string} */ (script),
+    ],
     env: serverEnv,
     port,
     logFile: path.join(work, 'server.log'),
@@ -113,6 +120,11 @@ try {
     authorization: `Bearer ${valid ? tokens[i % tokens.length] : guessedToken()}`,
   }));
   process.stderr.write(`profile: ${args.target} under load for ${DURATION} s\n`);
+  const perfData = path.join(profileDir, 'perf.data');
+  if (args.perf) fs.mkdirSync(profileDir, { recursive: true });
+  const recorder = args.perf
+    ? spawn('perf', ['record', '-F', '999', '-g', '-p', String(server.pid), '-o', perfData], { stdio: 'ignore' })
+    : null;
   const result = await new Promise((resolve, reject) => {
     const plan = {
       url: `http://127.0.0.1:${port}${urlPath}`,
@@ -128,14 +140,38 @@ try {
     );
     child.on('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)));
   });
+  if (recorder !== null) {
+    recorder.kill('SIGINT');
+    await new Promise((resolve) => recorder.once('exit', resolve));
+  }
   await server.stop();
-  const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-  if (file === undefined) throw new Error(`no profile written to ${profileDir}`);
-  const { rps, statuses } = /** @type {{ rps: number, statuses: Record<string, number> }} */ (result);
-  process.stdout.write(
-    `${args.target}: ${Math.round(rps)} req/s, ${JSON.stringify(statuses)}\nprofile: ${path.relative(ROOT, path.join(profileDir, file))}\n\n`,
-  );
-  process.stdout.write(summarize(JSON.parse(fs.readFileSync(path.join(profileDir, file), 'utf8')), TOP));
+  if (args.perf) {
+    const { rps } = /** @type {{ rps: number }} */ (result);
+    process.stdout.write(`${args.target}: ${Math.round(rps)} req/s\nprofile: ${path.relative(ROOT, perfData)}\n\n`);
+    /** @param {string[]} extra @param {(line: string) => boolean} [keep] */
+    const report = (extra, keep = () => true) =>
+      spawnSync('perf', ['report', '-i', perfData, '--stdio', '-g', 'none', '--percent-limit', '0.3', ...extra], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      })
+        .stdout.split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('#') && keep(line))
+        .slice(0, TOP)
+        .join('\n');
+    process.stdout.write(`Self time by shared object:\n${report(['--no-children', '--sort', 'dso'])}\n\n`);
+    process.stdout.write(`Self time by symbol:\n${report(['--no-children', '--sort', 'sym'])}\n\n`);
+    process.stdout.write(
+      `Inclusive time of JavaScript functions:\n${report(['--children', '--sort', 'sym'], (line) => line.includes('JS:'))}\n`,
+    );
+  } else {
+    const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`no profile written to ${profileDir}`);
+    const { rps, statuses } = /** @type {{ rps: number, statuses: Record<string, number> }} */ (result);
+    process.stdout.write(
+      `${args.target}: ${Math.round(rps)} req/s, ${JSON.stringify(statuses)}\nprofile: ${path.relative(ROOT, path.join(profileDir, file))}\n\n`,
+    );
+    process.stdout.write(summarize(JSON.parse(fs.readFileSync(path.join(profileDir, file), 'utf8')), TOP));
+  }
 } finally {
   killAll();
   for (const cleanup of cleanups) await cleanup();
