@@ -38,15 +38,6 @@ export interface Refusal {
   headers: Record<string, string>;
 }
 
-function refusal(decision: Decision, what: string, policy: Policy = 'failed_auth'): AppError {
-  const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-  return new AppError(
-    'too_many_requests',
-    `Rate limit of ${decision.limit} ${what} per ${WINDOW_SECONDS} seconds reached; retry in ${seconds} seconds.`,
-    { headers: { 'retry-after': String(seconds) }, log: { policy, limit: decision.limit } },
-  );
-}
-
 export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) {
   const now = () => clock.now().getTime();
 
@@ -62,10 +53,23 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
     return refuse('failed_auth', decision, reply, 'failed authentications');
   }
 
-  function refuse(policy: Policy, decision: Decision, reply: FastifyReply, what: string): AppError {
+  /** The 429 for `decision` under `policy`, counted; `what` names what is limited, for the detail. */
+  function refusal(policy: Policy, decision: Decision, what: string): Refusal {
     onLimited?.(policy);
-    setHeaders(reply, policy, decision);
-    return refusal(decision, what, policy);
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    const error = new AppError(
+      'too_many_requests',
+      `Rate limit of ${decision.limit} ${what} per ${WINDOW_SECONDS} seconds reached; retry in ${seconds} seconds.`,
+      { headers: { 'retry-after': String(seconds) }, log: { policy, limit: decision.limit } },
+    );
+    return { error, headers: rateLimitHeaders(policy, decision) };
+  }
+
+  /** `refusal`, with its rate-limit headers set on `reply`. */
+  function refuse(policy: Policy, decision: Decision, reply: FastifyReply, what: string): AppError {
+    const { error, headers } = refusal(policy, decision, what);
+    reply.headers(headers);
+    return error;
   }
 
   function blockedRefusal(address: string): Refusal | null {
@@ -83,8 +87,7 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
       resetMs: waitMs,
       retryAfterMs: waitMs,
     };
-    onLimited?.('failed_auth');
-    return { error: refusal(decision, 'failed authentications'), headers: rateLimitHeaders('failed_auth', decision) };
+    return refusal('failed_auth', decision, 'failed authentications');
   }
 
   return {
@@ -111,7 +114,7 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
       );
       if (decision === null) return blockedAddress(reply, address, guard);
       if (!decision.allowed) return refuse(policy, decision, reply, 'requests');
-      setHeaders(reply, policy, decision);
+      reply.headers(rateLimitHeaders(policy, decision));
       return null;
     },
 
@@ -174,7 +177,7 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
     async anonymous(reply: FastifyReply, address: string): Promise<void> {
       const decision = await store.hit(`anonymous:${address}`, ANONYMOUS_LIMIT_PER_MINUTE, WINDOW_MS, now());
       if (!decision.allowed) throw refuse('anonymous', decision, reply, 'requests');
-      setHeaders(reply, 'anonymous', decision);
+      reply.headers(rateLimitHeaders('anonymous', decision));
     },
   };
 }
@@ -183,11 +186,7 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
  * Both header styles: the IETF draft's structured fields (RateLimit-Policy, RateLimit) and the
  * widely used X-RateLimit-*; Reset is in seconds from now, like the draft's `t`.
  */
-export function setHeaders(reply: FastifyReply, policy: Policy, decision: Decision): void {
-  reply.headers(rateLimitHeaders(policy, decision));
-}
-
-export function rateLimitHeaders(policy: Policy, decision: Decision): Record<string, string> {
+function rateLimitHeaders(policy: Policy, decision: Decision): Record<string, string> {
   const reset = Math.ceil(decision.resetMs / 1000);
   return {
     'ratelimit-policy': `"${policy}";q=${decision.limit};w=${WINDOW_SECONDS}`,
