@@ -1,5 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
-import pino, { type DestinationStream, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from './config/config.js';
 
 /**
@@ -16,6 +15,9 @@ export const REDACT_PATHS = [
   'token',
   'password',
 ];
+
+/** Top-level fields always censored, by whatever writes the line (see http/request-log.ts). */
+export const REDACTED_FIELDS: ReadonlySet<string> = new Set(REDACT_PATHS.filter((path) => /^\w+$/.test(path)));
 
 /** The URL as logged: an `access_token` parameter (refused, but still sent by some clients) is censored. */
 const ACCESS_TOKEN = /access_token=/i;
@@ -119,7 +121,7 @@ interface SonicBoomInternals {
   readonly _len: number;
 }
 
-export function createLogger(level: LogLevel, destination: DestinationStream): FastifyBaseLogger {
+export function createLogger(level: LogLevel, destination: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

@@ -8,7 +8,7 @@ import { createServices } from '../src/services.js';
 import { generateToken } from '../src/tokens/token.js';
 import { ManualClock, openTestDatabase } from './harness.js';
 
-async function appOn(database: DatabaseHandle) {
+async function appOn(database: DatabaseHandle, logs: string[] = []) {
   // With the credential cache on, as in production: a cached token must not outlive the database.
   const services = createServices({
     db: database.db,
@@ -17,9 +17,10 @@ async function appOn(database: DatabaseHandle) {
     credentialCache: { size: 100, watch: database.watch },
   });
   const app = await buildApp(
-    { logLevel: 'silent', cookieSecure: false, sessionTtlSeconds: 3600, redisUrl: null, trustedProxies: [] },
+    { logLevel: 'info', cookieSecure: false, sessionTtlSeconds: 3600, redisUrl: null, trustedProxies: [] },
     {
       services,
+      logDestination: { write: (line: string) => void logs.push(line) },
       ping: async () => {
         await sql`select 1`.execute(database.db);
       },
@@ -33,7 +34,8 @@ describe('when the database cannot be reached', () => {
   it('answers 503 to a valid SQLite token whose database went away', async () => {
     const database = await openTestDatabase('sqlite');
     await migrateToLatest(database.db);
-    const { app, services } = await appOn(database);
+    const logs: string[] = [];
+    const { app, services } = await appOn(database, logs);
     const user = await services.users.createUser({ email: 'outage@example.test', roles: ['developer'] });
     const { token } = await services.tokens.issue(user.id, 'outage');
     const headers = { authorization: `Bearer ${token}` };
@@ -47,6 +49,12 @@ describe('when the database cannot be reached', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
     expect(res.json().errors[0].code).toBe('service_unavailable');
+    // The failure is logged with its cause, and with the request id the client got.
+    const lines = logs
+      .map((line) => JSON.parse(line) as { request_id?: string; msg: string; err?: { message: string } })
+      .filter((line) => line.request_id === res.headers['x-request-id']);
+    expect(lines.map((line) => line.msg)).toEqual(['request failed', res.json().errors[0].detail]);
+    expect(lines[0]?.err?.message).toBeTruthy();
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     await app.close();
