@@ -32,10 +32,10 @@ export interface RateLimiterDeps {
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
-/** A 429 and the rate-limit headers that go with it. */
+/** A 429 and the rate-limit headers that go with it. May be shared between requests: read only. */
 export interface Refusal {
-  error: AppError;
-  headers: Record<string, string>;
+  readonly error: AppError;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) {
@@ -56,6 +56,10 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
   /** The 429 for `decision` under `policy`, counted; `what` names what is limited, for the detail. */
   function refusal(policy: Policy, decision: Decision, what: string): Refusal {
     onLimited?.(policy);
+    return refusalOf(policy, decision, what);
+  }
+
+  function refusalOf(policy: Policy, decision: Decision, what: string): Refusal {
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     const error = new AppError(
       'too_many_requests',
@@ -72,6 +76,14 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
     return error;
   }
 
+  /**
+   * The refusals of blocked addresses, by whole seconds left: they differ in nothing else, so each
+   * is made once and shared (a flood from a blocked address is answered thousands of times a
+   * second). A block lasts one window at most, so this holds WINDOW_SECONDS entries at most.
+   */
+  const blockedRefusals = new Map<number, Refusal>();
+
+  /** The 429 (counted) for an address this node has seen blocked, until its block ends; else null. */
   function blockedRefusal(address: string): Refusal | null {
     const until = blocked.get(address);
     if (until === undefined) return null;
@@ -80,14 +92,22 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
       blocked.delete(address);
       return null;
     }
-    const decision = {
-      allowed: false,
-      limit: FAILED_AUTH_LIMIT_PER_MINUTE,
-      remaining: 0,
-      resetMs: waitMs,
-      retryAfterMs: waitMs,
-    };
-    return refusal('failed_auth', decision, 'failed authentications');
+    const seconds = Math.min(WINDOW_SECONDS, Math.ceil(waitMs / 1000));
+    let refusal = blockedRefusals.get(seconds);
+    if (refusal === undefined) {
+      const waited = seconds * 1000;
+      const decision = {
+        allowed: false,
+        limit: FAILED_AUTH_LIMIT_PER_MINUTE,
+        remaining: 0,
+        resetMs: waited,
+        retryAfterMs: waited,
+      };
+      refusal = refusalOf('failed_auth', decision, 'failed authentications');
+      blockedRefusals.set(seconds, refusal);
+    }
+    onLimited?.('failed_auth');
+    return refusal;
   }
 
   return {
@@ -131,7 +151,10 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
       return refusal.error;
     },
 
-    /** `knownBlocked` without a Fastify reply: the 429 and its rate-limit headers (gateway/front-door.ts). */
+    /**
+     * `knownBlocked` without a Fastify reply: the 429 and its rate-limit headers (gateway/front-door.ts).
+     * Requests refused within the same second get the same object.
+     */
     blockedRefusal,
 
     /**

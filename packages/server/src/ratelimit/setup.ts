@@ -27,6 +27,16 @@ export function setUpRateLimits({ redisUrl, clock, log, limited, fallbacks }: Ra
   const memory = new MemoryStore(() => clock.now().getTime());
   const redis = redisUrl === null ? null : new RedisStore(redisUrl);
   const store = redis === null ? memory : new FallbackStore(redis, memory, log, () => fallbacks.inc());
-  const limiter = createRateLimiter({ store, clock, onLimited: (policy: Policy) => limited.inc({ policy }) });
+  // One counter child per policy, made once: labelling on every refusal hashed the labels each time.
+  const byPolicy = new Map<Policy, { inc(): void }>();
+  const onLimited = (policy: Policy) => {
+    let counter = byPolicy.get(policy);
+    if (counter === undefined) {
+      counter = limited.labels({ policy });
+      byPolicy.set(policy, counter);
+    }
+    counter.inc();
+  };
+  const limiter = createRateLimiter({ store, clock, onLimited });
   return { limiter, store, ready: async (timeoutMs) => (redis === null ? true : redis.ready(timeoutMs)) };
 }
