@@ -40,6 +40,18 @@ describe.each(DIALECTS)(
       expect(t.services.credentials.size).toBeGreaterThan(0);
     });
 
+    it('answers a cached token at once, without a promise, and a revoked one from the database', async () => {
+      const { user, token } = await warmToken();
+      const cached = t.services.tokens.authenticate(token, '127.0.0.1');
+      expect(cached).not.toBeInstanceOf(Promise);
+      expect(cached).toMatchObject({ principal: { userId: user.id } });
+      const [issued] = (await t.services.tokens.listOf(user.id, { number: 1, size: 10 })).items;
+      await t.services.tokens.revokeOf(user.id, issued?.id ?? '');
+      const read = t.services.tokens.authenticate(token, '127.0.0.1');
+      expect(read).toBeInstanceOf(Promise);
+      expect(await read).toEqual({ rejection: 'unknown' });
+    });
+
     it('answers /users/me with a name changed a moment ago', async () => {
       const { token } = await warmToken();
       const patch = await t.inject({

@@ -2,11 +2,12 @@ import { parseCookie } from 'cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../access/principal.js';
 import { type AuthService, CSRF_HEADER, SESSION_COOKIE } from '../auth/service.js';
+import { type Awaitable, andThen } from '../awaitable.js';
 import { AppError } from '../errors/app-error.js';
 import { errorHandler, sendError } from '../errors/handler.js';
 import { addressKey } from '../ratelimit/address.js';
 import { type RateLimiter, SESSION_LIMIT_PER_MINUTE } from '../ratelimit/limiter.js';
-import type { TokenRejection, TokenService } from '../tokens/service.js';
+import type { Authentication, TokenRejection, TokenService } from '../tokens/service.js';
 import { readCredentials } from './authorization.js';
 import { unavailable } from './unavailable.js';
 
@@ -33,6 +34,12 @@ interface Identified {
 /** Failures that look like guessing or probing, counted per client address. */
 const PROBING = new Set<AppError['code']>(['invalid_token', 'authentication_required', 'invalid_request']);
 
+/** An everyday refusal thrown from deeper down, as a value; anything else (an outage) stays thrown. */
+function asRefusal(err: unknown): AppError {
+  if (!(err instanceof AppError) || err.status >= 500) throw err;
+  return err;
+}
+
 /**
  * The gateway's authentication hook: turns a bearer token or a session cookie into the
  * request's `Principal`. Any failure to reach storage is a 503: it never lets a request through
@@ -56,57 +63,82 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     // Refusals (401, 403, 429) come back as values and are answered from here; other failures
     // (a 503 when storage is unreachable) go to the error handler, which also logs them.
     // Neither takes Fastify's error path, and no exception is thrown for an everyday refusal.
-    identifyAndCount(request, reply, address).then(
-      (refused) => (refused === null ? done() : sendError(refused, request, reply)),
-      (err: unknown) => {
-        try {
-          errorHandler(err, request, reply);
-        } catch (failed) {
-          done(failed as Error); // Fastify's own error path, as the last resort
-        }
-      },
-    );
+    // With the token cached and the rate limit in this process, all of it happens now, with no
+    // promise at all.
+    let refused: Awaitable<AppError | null>;
+    try {
+      refused = identifyAndCount(request, reply, address);
+    } catch (err) {
+      fail(err, request, reply, done);
+      return;
+    }
+    if (refused instanceof Promise) {
+      refused.then(
+        (late) => answer(late, request, reply, done),
+        (err: unknown) => fail(err, request, reply, done),
+      );
+    } else {
+      answer(refused, request, reply, done);
+    }
   };
 
-  /** The refusal to answer with, or null once the request is authenticated and counted. */
-  async function identifyAndCount(request: FastifyRequest, reply: FastifyReply, address: string) {
-    let identified: Identified | AppError;
-    try {
-      identified = await identify(request);
-    } catch (err) {
-      // Malformed headers and a wrong CSRF token are thrown from deeper down; outages stay thrown.
-      if (!(err instanceof AppError) || err.status >= 500) throw err;
-      identified = err;
-    }
-    if (identified instanceof AppError) {
-      if (!PROBING.has(identified.code)) return identified;
-      return (await limiter.recordFailedAuth(reply, address)) ?? identified;
-    }
-    request.principal = identified.principal;
-    const viaSession = identified.principal.sessionId !== null;
-    return limiter.user(reply, address, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
+  function answer(refused: AppError | null, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (refused === null) done();
+    else sendError(refused, request, reply);
   }
 
-  async function identify(request: FastifyRequest): Promise<Identified | AppError> {
+  function fail(err: unknown, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    try {
+      errorHandler(err, request, reply);
+    } catch (failed) {
+      done(failed as Error); // Fastify's own error path, as the last resort
+    }
+  }
+
+  /** The refusal to answer with, or null once the request is authenticated and counted. */
+  function identifyAndCount(request: FastifyRequest, reply: FastifyReply, address: string): Awaitable<AppError | null> {
+    return andThen(identifyOrRefuse(request), (identified) => {
+      if (identified instanceof AppError) {
+        if (!PROBING.has(identified.code)) return identified;
+        return andThen(limiter.recordFailedAuth(reply, address), (blocked) => blocked ?? identified);
+      }
+      request.principal = identified.principal;
+      const viaSession = identified.principal.sessionId !== null;
+      return limiter.user(reply, address, identified.principal.userId, viaSession, identified.rateLimitPerMinute);
+    });
+  }
+
+  /** `identify`, with the refusals thrown from deeper down (malformed headers, a wrong CSRF token) as values. */
+  function identifyOrRefuse(request: FastifyRequest): Awaitable<Identified | AppError> {
+    let identified: Awaitable<Identified | AppError>;
+    try {
+      identified = identify(request);
+    } catch (err) {
+      return asRefusal(err);
+    }
+    return identified instanceof Promise ? identified.catch(asRefusal) : identified;
+  }
+
+  function identify(request: FastifyRequest): Awaitable<Identified | AppError> {
     const credentials = readCredentials(request.raw, request.query);
     if (credentials.kind === 'bearer') {
-      // Awaited here rather than in a function of its own: one promise fewer per request.
-      let result: Awaited<ReturnType<AuthenticateDeps['tokens']['authenticate']>>;
+      let result: Awaitable<Authentication>;
       try {
-        result = await tokens.authenticate(credentials.token, request.clientAddress);
+        result = tokens.authenticate(credentials.token, request.clientAddress);
       } catch (err) {
         unavailable(err);
       }
-      return 'principal' in result ? result : bearerRefusal(result);
+      return result instanceof Promise ? result.then(bearerOutcome, unavailable) : bearerOutcome(result);
     }
     // Parsed here, only for requests without a bearer token: the cookie plugin serves /auth alone.
     const cookieHeader = request.headers.cookie;
     const sessionSecret = cookieHeader === undefined ? undefined : parseCookie(cookieHeader)[SESSION_COOKIE];
-    if (sessionSecret !== undefined && sessionSecret !== '') {
-      const principal = await session(request, sessionSecret);
-      return principal instanceof AppError ? principal : { principal, rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
-    }
+    if (sessionSecret !== undefined && sessionSecret !== '') return viaSession(request, sessionSecret);
     return new AppError('authentication_required', 'Send a user app token as "Authorization: Bearer <token>".');
+  }
+
+  function bearerOutcome(result: Authentication): Identified | AppError {
+    return 'principal' in result ? result : bearerRefusal(result);
   }
 
   function bearerRefusal(result: { rejection: TokenRejection; tokenId?: string }): AppError {
@@ -121,7 +153,7 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
     return new AppError('invalid_token', REJECTION_DETAIL[result.rejection], { log });
   }
 
-  async function session(request: FastifyRequest, secret: string): Promise<Principal | AppError> {
+  async function viaSession(request: FastifyRequest, secret: string): Promise<Identified | AppError> {
     const principal = await auth.resolveSession(secret).catch(unavailable);
     if (principal === null) {
       return new AppError('authentication_required', 'The session has ended; sign in again.', {
@@ -129,6 +161,6 @@ export function createAuthenticateHook({ tokens, auth, limiter }: AuthenticateDe
       });
     }
     if (!SAFE_METHODS.has(request.method)) auth.requireCsrf(secret, request.headers[CSRF_HEADER]);
-    return principal;
+    return { principal, rateLimitPerMinute: SESSION_LIMIT_PER_MINUTE };
   }
 }

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Awaitable } from '../awaitable.js';
 import type { Decision, GuardedDecision, RateLimitStore } from './store.js';
 
 /**
@@ -17,7 +18,7 @@ export class FallbackStore implements RateLimitStore {
     private readonly onFallback: () => void,
   ) {}
 
-  private async either<T>(op: (store: RateLimitStore) => Promise<T>): Promise<T> {
+  private async either<T>(op: (store: RateLimitStore) => Awaitable<T>): Promise<T> {
     try {
       const decision = await op(this.primary);
       if (this.degraded) {

@@ -79,6 +79,35 @@ describe('the rate limiter', () => {
   });
 });
 
+describe('the rate limiter on the in-process store', () => {
+  it('decides an authenticated request at once, without a promise, headers set', () => {
+    const limiter = createRateLimiter({ store: countingStore().store, clock: { now: () => new Date(7_000_000) } });
+    const r = reply();
+    const decided = limiter.user(asReply(r), '203.0.113.20', 'u2', false, 60);
+    expect(decided).toBeNull();
+    expect(r.sent.ratelimit).toBe('"default";r=59;t=60');
+  });
+
+  it('shares one refusal among the requests from blocked addresses with the same seconds left', async () => {
+    let ms = 9_000_000;
+    const limiter = createRateLimiter({ store: countingStore().store, clock: { now: () => new Date(ms) } });
+    for (const address of ['198.51.100.30', '198.51.100.31']) {
+      for (let i = 0; i <= FAILED_AUTH_LIMIT_PER_MINUTE; i++) await limiter.recordFailedAuth(asReply(reply()), address);
+    }
+    const first = limiter.blockedRefusal('198.51.100.30');
+    expect(first).not.toBeNull();
+    expect(limiter.blockedRefusal('198.51.100.31')).toBe(first);
+    expect(first?.error.headers['retry-after']).toBe('60');
+    expect(first?.headers.ratelimit).toBe('"failed_auth";r=0;t=60');
+    // A second later, the refusal says so.
+    ms += 1_000;
+    const later = limiter.blockedRefusal('198.51.100.30');
+    expect(later).not.toBe(first);
+    expect(later?.error.headers['retry-after']).toBe('59');
+    expect(later?.error.detail).toContain('retry in 59 seconds');
+  });
+});
+
 describe('AppError', () => {
   it('carries no stack trace (it is an answer, not a bug) but keeps its cause', () => {
     const cause = new Error('driver failed');

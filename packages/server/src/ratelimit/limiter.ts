@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { LRUCache } from 'lru-cache';
+import { type Awaitable, andThen } from '../awaitable.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors/app-error.js';
 import type { Decision, RateLimitStore } from './store.js';
@@ -116,15 +117,15 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
      * checks the client address is not blocked for failed authentications. Returns the 429 for
      * either, or null (headers set) when the request may go on.
      */
-    async user(
+    user(
       reply: FastifyReply,
       address: string,
       userId: string,
       viaSession: boolean,
       limit: number,
-    ): Promise<AppError | null> {
+    ): Awaitable<AppError | null> {
       const policy: Policy = viaSession ? 'session' : 'default';
-      const { guard, decision } = await store.hitGuarded(
+      const counted = store.hitGuarded(
         `failed_auth:${address}`,
         FAILED_AUTH_LIMIT_PER_MINUTE,
         `${policy}:${userId}`,
@@ -132,10 +133,12 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
         WINDOW_MS,
         now(),
       );
-      if (decision === null) return blockedAddress(reply, address, guard);
-      if (!decision.allowed) return refuse(policy, decision, reply, 'requests');
-      reply.headers(rateLimitHeaders(policy, decision));
-      return null;
+      return andThen(counted, ({ guard, decision }) => {
+        if (decision === null) return blockedAddress(reply, address, guard);
+        if (!decision.allowed) return refuse(policy, decision, reply, 'requests');
+        reply.headers(rateLimitHeaders(policy, decision));
+        return null;
+      });
     },
 
     /**
@@ -161,9 +164,9 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
      * Counts a failed authentication. The count is atomic, so when many fail at once those
      * beyond the limit are answered 429 instead of their 401 (the returned error is that 429).
      */
-    async recordFailedAuth(reply: FastifyReply, address: string): Promise<AppError | null> {
-      const decision = await store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
-      return decision.allowed ? null : blockedAddress(reply, address, decision);
+    recordFailedAuth(reply: FastifyReply, address: string): Awaitable<AppError | null> {
+      const counted = store.hit(`failed_auth:${address}`, FAILED_AUTH_LIMIT_PER_MINUTE, WINDOW_MS, now());
+      return andThen(counted, (decision) => (decision.allowed ? null : blockedAddress(reply, address, decision)));
     },
 
     /**

@@ -100,18 +100,18 @@ export class MemoryStore implements RateLimitStore {
     return decide(log.count < limit, log.count, log.oldest, limit, windowMs, nowMs);
   }
 
-  async hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision> {
+  hit(key: string, limit: number, windowMs: number, nowMs: number): Decision {
     return this.hitNow(key, limit, windowMs, nowMs);
   }
 
-  async hitGuarded(
+  hitGuarded(
     guardKey: string,
     guardLimit: number,
     key: string,
     limit: number,
     windowMs: number,
     nowMs: number,
-  ): Promise<GuardedDecision> {
+  ): GuardedDecision {
     const guard = this.peekNow(guardKey, guardLimit, windowMs, nowMs);
     return { guard, decision: guard.allowed ? this.hitNow(key, limit, windowMs, nowMs) : null };
   }

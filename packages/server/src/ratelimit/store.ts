@@ -1,3 +1,5 @@
+import type { Awaitable } from '../awaitable.js';
+
 /**
  * Rate-limit stores keep a sliding log: the time of every accepted request within the last
  * window. A request is accepted while fewer than `limit` requests were accepted in the
@@ -21,9 +23,10 @@ export interface GuardedDecision {
   decision: Decision | null;
 }
 
+/** The decisions a request waits for are `Awaitable`: the in-process store answers at once. */
 export interface RateLimitStore {
   /** Counts one request against `key` if it fits, and reports the state either way. */
-  hit(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
+  hit(key: string, limit: number, windowMs: number, nowMs: number): Awaitable<Decision>;
   /**
    * In one step: refuses when `guardKey` is at `guardLimit` (without counting anything), else
    * counts one request against `key` as `hit` does. Both are counted over `windowMs`.
@@ -35,7 +38,7 @@ export interface RateLimitStore {
     limit: number,
     windowMs: number,
     nowMs: number,
-  ): Promise<GuardedDecision>;
+  ): Awaitable<GuardedDecision>;
   /** Reports the state without counting. */
   peek(key: string, limit: number, windowMs: number, nowMs: number): Promise<Decision>;
   /** Forgets every request counted under `key`. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { can } from '../access/permissions.js';
 import type { Principal } from '../access/principal.js';
+import type { Awaitable } from '../awaitable.js';
 import { addSeconds, type Clock } from '../clock.js';
 import type { Database, TokenRow } from '../db/schema.js';
 import { AppError, notFound } from '../errors/app-error.js';
@@ -36,6 +37,11 @@ export interface IssuedToken extends UserAppToken {
 
 /** Why a bearer token was refused; logged with the token's id, never the token. */
 export type TokenRejection = 'malformed' | 'unknown' | 'expired' | 'user_archived' | 'not_developer';
+
+/** What presenting a token comes to: its principal and rate limit, or why it is refused. */
+export type Authentication =
+  | { principal: Principal; rateLimitPerMinute: number }
+  | { rejection: TokenRejection; tokenId?: string };
 
 export interface TokenServiceDeps {
   db: Kysely<Database>;
@@ -170,36 +176,41 @@ export function createTokenService({ db, clock, settings, cache }: TokenServiceD
      * since the last request: the token still exists, its user is not archived, the instance's
      * expiry as set now, and the user's roles as they are now. The database read behind it is
      * cached per process until anything that read depends on changes (credential-cache.ts).
+     * Answered at once, without a promise, when the cache holds the token and its last use
+     * was recorded within TOUCH_INTERVAL_SECONDS: almost every request.
      */
-    async authenticate(
-      token: string,
-      ip: string,
-    ): Promise<{ principal: Principal; rateLimitPerMinute: number } | { rejection: TokenRejection; tokenId?: string }> {
+    authenticate(token: string, ip: string): Awaitable<Authentication> {
       if (!TOKEN_PATTERN.test(token)) return { rejection: 'malformed' };
       const hash = hashToken(token);
-      let credential = cache.get(hash);
-      if (credential === undefined) {
-        const generation = cache.generation;
-        const row = await repo.findCredentialByHash(db, hash);
-        if (row === undefined) return { rejection: 'unknown' };
-        credential = toCredential(row);
-        cache.set(hash, credential, generation);
-      }
-      const { tokenId } = credential;
-      if (credential.user.archived_at !== null) return { rejection: 'user_archived', tokenId };
-      const now = clock.now();
-      const nowMs = now.getTime();
-      if (credential.expiresAtMs !== null && credential.expiresAtMs <= nowMs) {
-        return { rejection: 'expired', tokenId };
-      }
-      if (!credential.user.roles.includes('developer')) return { rejection: 'not_developer', tokenId };
-
-      if (credential.lastAccessedMs === null || nowMs - credential.lastAccessedMs >= TOUCH_INTERVAL_SECONDS * 1000) {
-        credential.lastAccessedMs = nowMs;
-        const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
-        await repo.touchToken(db, tokenId, now.toISOString(), ip.slice(0, 64), notSince);
-      }
-      return { principal: credential.principal, rateLimitPerMinute: credential.rateLimitPerMinute };
+      const credential = cache.get(hash);
+      return credential === undefined ? readAndCheck(hash, ip) : check(credential, ip);
     },
   };
+
+  async function readAndCheck(hash: string, ip: string): Promise<Authentication> {
+    const generation = cache.generation;
+    const row = await repo.findCredentialByHash(db, hash);
+    if (row === undefined) return { rejection: 'unknown' };
+    const credential = toCredential(row);
+    cache.set(hash, credential, generation);
+    return check(credential, ip);
+  }
+
+  function check(credential: Credential, ip: string): Awaitable<Authentication> {
+    const { tokenId } = credential;
+    if (credential.user.archived_at !== null) return { rejection: 'user_archived', tokenId };
+    const now = clock.now();
+    const nowMs = now.getTime();
+    if (credential.expiresAtMs !== null && credential.expiresAtMs <= nowMs) {
+      return { rejection: 'expired', tokenId };
+    }
+    if (!credential.user.roles.includes('developer')) return { rejection: 'not_developer', tokenId };
+    const accepted = { principal: credential.principal, rateLimitPerMinute: credential.rateLimitPerMinute };
+    if (credential.lastAccessedMs !== null && nowMs - credential.lastAccessedMs < TOUCH_INTERVAL_SECONDS * 1000) {
+      return accepted;
+    }
+    credential.lastAccessedMs = nowMs;
+    const notSince = addSeconds(now, -TOUCH_INTERVAL_SECONDS).toISOString();
+    return repo.touchToken(db, tokenId, now.toISOString(), ip.slice(0, 64), notSince).then(() => accepted);
+  }
 }
