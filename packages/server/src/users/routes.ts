@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { andThen } from '../awaitable.js';
 import { expectType } from '../http/documents.js';
 import { errorResponses, pageEnvelope, readPage } from '../http/jsonapi.js';
 import { principalOf } from '../http/principal.js';
@@ -56,7 +57,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = asy
         response: { 200: UserDocument, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => ({ data: userResource(await users.get(principalOf(request), request.params.id)) }),
+    // Not async: the caller's own record is at hand, and is sent without a promise.
+    (request) => andThen(users.get(principalOf(request), request.params.id), (user) => ({ data: userResource(user) })),
   );
 
   app.post(

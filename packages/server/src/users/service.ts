@@ -4,6 +4,7 @@ import { can } from '../access/permissions.js';
 import { type GlobalRole, isGlobalRole, type Principal } from '../access/principal.js';
 import { hashPassword } from '../auth/password.js';
 import { deleteSessionsOfUser } from '../auth/repository.js';
+import type { Awaitable } from '../awaitable.js';
 import type { Clock } from '../clock.js';
 import type { Database, UserRow, UserUpdate } from '../db/schema.js';
 import { AppError, notFound } from '../errors/app-error.js';
@@ -215,10 +216,10 @@ export function createUserService({ db, clock, credentials }: UserServiceDeps) {
       );
     },
 
-    async get(principal: Principal, id: string): Promise<User> {
-      // The caller's own record came with the credential, as read for this request.
+    /** At once for the caller's own record: it came with the credential, as read for this request. */
+    get(principal: Principal, id: string): Awaitable<User> {
       if (principal.user !== undefined && resolveId(principal, id) === principal.userId) return principal.user;
-      return toUser(await visibleUser(principal, id));
+      return visibleUser(principal, id).then(toUser);
     },
 
     async list(principal: Principal, filter: repo.UserFilter, page: Page): Promise<Paged<User>> {
