@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REFUSAL_SUMMARY_MS } from '../src/gateway/front-door.js';
+import { createFrontDoor, REFUSAL_SUMMARY_MS } from '../src/gateway/front-door.js';
 import { FAILED_AUTH_LIMIT_PER_MINUTE } from '../src/ratelimit/limiter.js';
 import { startTestApp } from './harness.js';
 
@@ -134,4 +135,24 @@ describe('the front door at shutdown', () => {
     await ended;
     expect(closed).toBe(true);
   }, 15_000);
+});
+
+describe('the front door while no address is blocked', () => {
+  it('lets every request through without working anything out about it', () => {
+    const untouched = () => {
+      throw new Error('nothing should be asked while no address is blocked');
+    };
+    const door = createFrontDoor({
+      limiter: { anyBlocked: () => false, blockedRefusal: untouched },
+      clientAddress: untouched,
+      log: { info: untouched },
+    });
+    const req = new Proxy({} as IncomingMessage, { get: untouched });
+    const res = new Proxy({} as ServerResponse, { get: untouched });
+    try {
+      expect(door.refuse(req, res)).toBe(false);
+    } finally {
+      door.close(); // nothing was refused, so it writes no summary
+    }
+  });
 });

@@ -10,7 +10,7 @@ import { resolveApiVersion } from './api-version.js';
 export const REFUSAL_SUMMARY_MS = 1000;
 
 export interface FrontDoorDeps {
-  limiter: Pick<RateLimiter, 'blockedRefusal'>;
+  limiter: Pick<RateLimiter, 'blockedRefusal' | 'anyBlocked'>;
   /** The request's client address (http/client-address.ts). */
   clientAddress: (req: IncomingMessage) => string;
   log: { info(fields: object, message: string): void };
@@ -112,6 +112,8 @@ export function createFrontDoor({ limiter, clientAddress, log }: FrontDoorDeps) 
   return {
     /** Answers `req` if its address is known to be blocked; false when it goes on to Fastify. */
     refuse(req: IncomingMessage, res: ServerResponse): boolean {
+      // Nearly always nobody is blocked: then nothing about the request needs working out.
+      if (!limiter.anyBlocked()) return false;
       if (!refusable(req.method, req.url ?? '')) return false;
       let version: string;
       try {

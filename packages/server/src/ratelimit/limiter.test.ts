@@ -91,11 +91,14 @@ describe('the rate limiter on the in-process store', () => {
   it('shares one refusal among the requests from blocked addresses with the same seconds left', async () => {
     let ms = 9_000_000;
     const limiter = createRateLimiter({ store: countingStore().store, clock: { now: () => new Date(ms) } });
+    expect(limiter.anyBlocked()).toBe(false);
+    expect(limiter.blockedRefusal('198.51.100.30')).toBeNull();
     for (const address of ['198.51.100.30', '198.51.100.31']) {
       for (let i = 0; i <= FAILED_AUTH_LIMIT_PER_MINUTE; i++) await limiter.recordFailedAuth(asReply(reply()), address);
     }
     const first = limiter.blockedRefusal('198.51.100.30');
     expect(first).not.toBeNull();
+    expect(limiter.anyBlocked()).toBe(true);
     expect(limiter.blockedRefusal('198.51.100.31')).toBe(first);
     expect(first?.error.headers['retry-after']).toBe('60');
     expect(first?.headers.ratelimit).toBe('"failed_auth";r=0;t=60');

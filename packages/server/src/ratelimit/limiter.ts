@@ -161,6 +161,14 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
     blockedRefusal,
 
     /**
+     * Whether this node remembers any blocked address (some may have served their block already):
+     * false means `blockedRefusal` is null for every address, so callers may skip working one out.
+     */
+    anyBlocked(): boolean {
+      return blocked.size > 0;
+    },
+
+    /**
      * Counts a failed authentication. The count is atomic, so when many fail at once those
      * beyond the limit are answered 429 instead of their 401 (the returned error is that 429).
      */
