@@ -350,7 +350,7 @@ export function renderReport(report) {
     '',
     '## Cost of a rate-limit decision',
     '',
-    'The built stores (`packages/server/dist/ratelimit/`) called as the gateway calls them: `await store.hit(key, 100000, 60000, now)`, keys hit in turn, a simulated clock advancing 1 ms per decision, so a key hit every millisecond holds 60,000 requests in its window. Time is wall time per decision (for Redis, the round trip included), median of 3 runs after a warm-up.',
+    'The built stores (`packages/server/dist/ratelimit/`) called as the gateway calls them: `store.hit(key, 100000, 60000, now)`, awaited only when it returns a promise (Redis; the in-process store decides at once), keys hit in turn, a simulated clock advancing 1 ms per decision, so a key hit every millisecond holds 60,000 requests in its window. Time is wall time per decision (for Redis, the round trip included), median of 3 runs after a warm-up.',
     '',
     table(
       [

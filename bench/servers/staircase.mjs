@@ -1,25 +1,35 @@
 // The staircase from the limit to Gatehouse: Fastify answering a Gatehouse-sized JSON:API body on
 // GET /core/users/me, with no auth, adding one piece of Gatehouse's production set-up per flag:
-//   STAIR_LOGGER=1    pino at info, batched to standard output, a request id (UUID) per request
+//   STAIR_LOGGER=1    pino at info, to Gatehouse's batched log output (packages/server/dist, so
+//                     build first), a request id (UUID) per request
 //   STAIR_HOOKS=1     the three onRequest hooks a /core request passes (request id header; media
 //                     type and Api-Version; one asynchronous step) and the eight response headers
-//   STAIR_LOGLINE=1   the one JSON log line per request
+//   STAIR_LOGLINE=1   the one JSON log line per request, put together by hand and written to the
+//                     logger's batched output, as Gatehouse writes it (needs STAIR_LOGGER)
+//   STAIR_AUTH=1      the issue's calibration work in the route: hash the bearer token, look it up
+//                     in a Map, bump a counter, and the rate-limit headers from that count
 //   STAIR_REFUSE=1    answer 429 through Fastify's error handler instead (a blocked address)
 //   STAIR_REFERENCE=1 the issue's calibration route instead: GET /core/users/me hashes the bearer
 //                     token, looks it up in a Map, bumps an in-memory counter and answers a small
 //                     JSON object (the Map learns each token on first sight, so it stays warm)
+// With every flag but the last two it is the floor: what any Fastify app costs that answers with
+// Gatehouse's headers, body and log line and has nothing but a Map behind its tokens.
 // Run it through bench/ab.mjs (see docs/benchmarks.md); what is left between the last step and
 // gatehouse is authentication, the rate limit and the route itself.
 import { hash, randomUUID } from 'node:crypto';
+import os from 'node:os';
 import Fastify from 'fastify';
 import pino from 'pino';
+import { standardOutput } from '../../packages/server/dist/logging.js';
 
 const on = (/** @type {string} */ name) => process.env[name] === '1';
 
+// Gatehouse's own log output (built): standard output, a turn's lines handed over as one buffer.
+const destination = standardOutput(() => {});
 const app = Fastify(
   on('STAIR_LOGGER')
     ? {
-        loggerInstance: pino({ level: 'info' }, pino.destination({ dest: 1, sync: false, minLength: 8192 })),
+        loggerInstance: pino({ level: 'info' }, destination),
         disableRequestLogging: true,
         genReqId: () => randomUUID(),
       }
@@ -41,16 +51,14 @@ if (on('STAIR_HOOKS')) {
   });
 }
 if (on('STAIR_LOGLINE')) {
+  const bindings = `,"pid":${process.pid},"hostname":${JSON.stringify(os.hostname())}`;
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        remote_address: request.ip,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request completed',
+    const ms = Math.round(reply.elapsedTime * 10) / 10;
+    destination.write(
+      `{"level":30,"time":${Date.now()}${bindings},"request_id":${JSON.stringify(request.id)}` +
+        `,"method":${JSON.stringify(request.method)},"url":${JSON.stringify(request.url)}` +
+        `,"remote_address":${JSON.stringify(request.ip)},"status":${reply.statusCode},"ms":${ms}` +
+        `,"user_id":"265181f1-077d-433f-80ce-f8fa4ff0455d","msg":"request completed"}\n`,
     );
     done();
   });
@@ -82,9 +90,24 @@ if (on('STAIR_REFERENCE')) {
     return reply.send({ hello: entry.userId });
   });
 }
-app.get(on('STAIR_REFERENCE') ? '/core/users/me/unused' : '/core/users/me', async (_request, reply) => {
+app.get(on('STAIR_REFERENCE') ? '/core/users/me/unused' : '/core/users/me', async (request, reply) => {
   if (on('STAIR_REFUSE')) throw new Refusal('refused');
-  if (on('STAIR_HOOKS')) {
+  if (on('STAIR_AUTH')) {
+    const header = request.headers.authorization ?? '';
+    const key = hash('sha256', header.slice('Bearer '.length));
+    let entry = known.get(key);
+    if (entry === undefined) {
+      entry = { userId: key.slice(0, 8), count: 0 };
+      known.set(key, entry);
+    }
+    entry.count++;
+    const remaining = String(Math.max(0, 100_000 - entry.count));
+    reply.header('ratelimit-policy', '"default";q=100000;w=60');
+    reply.header('ratelimit', `"default";r=${remaining};t=60`);
+    reply.header('x-ratelimit-limit', '100000');
+    reply.header('x-ratelimit-remaining', remaining);
+    reply.header('x-ratelimit-reset', '60');
+  } else if (on('STAIR_HOOKS')) {
     reply.header('ratelimit-policy', '"default";q=100000;w=60');
     reply.header('ratelimit', `"default";r=${99_999};t=60`);
     reply.header('x-ratelimit-limit', '100000');
@@ -110,5 +133,5 @@ app.get(on('STAIR_REFERENCE') ? '/core/users/me/unused' : '/core/users/me', asyn
   };
 });
 
-process.once('SIGTERM', () => void app.close());
+process.once('SIGTERM', () => void app.close().then(() => destination.destroy()));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
