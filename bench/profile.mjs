@@ -1,6 +1,6 @@
 // Profiles one server under the benchmark's load with `node --cpu-prof` and prints where its CPU
 // time goes: self time by function, time by package, and inclusive time of the heaviest functions.
-//   node bench/profile.mjs [--target gatehouse|gatehouse-pg|reject-one|reject-many|peer|limit] [--duration 10] [--connections 50] [--perf]
+//   node bench/profile.mjs [--target gatehouse|gatehouse-pg|reject-one|reject-many|peer|limit|floor] [--duration 10] [--connections 50] [--perf]
 // --perf samples with Linux `perf record` instead (the server runs with --perf-basic-prof so that
 // JavaScript frames have names): it sees the kernel and native code too, which V8's profiler
 // blames on whatever JavaScript called them. Needs `perf` (Debian: linux-perf).
@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     perf: { type: 'boolean', default: false },
   },
 });
-const TARGETS = ['gatehouse', 'gatehouse-pg', 'reject-one', 'reject-many', 'peer', 'limit'];
+const TARGETS = ['gatehouse', 'gatehouse-pg', 'reject-one', 'reject-many', 'peer', 'limit', 'floor'];
 if (!TARGETS.includes(args.target)) throw new Error(`--target must be one of ${TARGETS.join(', ')}`);
 const DURATION = Math.min(120, Math.max(1, Number(args.duration)));
 const CONNECTIONS = Math.min(1000, Math.max(1, Number(args.connections)));
@@ -93,12 +93,16 @@ try {
     'reject-many': SERVER_MAIN,
     peer: path.join(ROOT, 'bench/servers/peer.mjs'),
     limit: path.join(ROOT, 'bench/servers/limit.mjs'),
+    floor: path.join(ROOT, 'bench/servers/staircase.mjs'),
   }[args.target];
+  // The floor (see bench/servers/staircase.mjs) answers without authentication, so 200 at once.
+  const floorFlags = { STAIR_LOGGER: '1', STAIR_HOOKS: '1', STAIR_LOGLINE: '1', STAIR_AUTH: '1' };
   const serverEnv = {
     ...env,
     PORT: String(port),
     PEER_SQLITE_FILE: path.join(dataDir, 'gatehouse.sqlite'),
     ...(args.target === 'reject-many' ? { GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1' } : {}),
+    ...(args.target === 'floor' ? floorFlags : {}),
   };
   const server = startServer({
     name: args.target,
@@ -113,7 +117,7 @@ try {
   const urlPath = args.target === 'limit' ? '/hello' : '/core/users/me';
   await waitForHttp(`http://127.0.0.1:${port}${urlPath}`, {
     child: server,
-    status: args.target === 'limit' ? 200 : 401,
+    status: args.target === 'limit' || args.target === 'floor' ? 200 : 401,
   });
   const valid = !args.target.startsWith('reject-');
   const connectionHeaders = Array.from({ length: CONNECTIONS }, (_, i) => ({
