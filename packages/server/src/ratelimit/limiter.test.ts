@@ -111,6 +111,25 @@ describe('the rate limiter on the in-process store', () => {
   });
 });
 
+describe('the addresses a node remembers as blocked', () => {
+  it('are all forgotten once the last block has ended, even if none of them comes back', async () => {
+    let ms = 11_000_000;
+    const limiter = createRateLimiter({ store: countingStore().store, clock: { now: () => new Date(ms) } });
+    for (let i = 0; i <= FAILED_AUTH_LIMIT_PER_MINUTE; i++)
+      await limiter.recordFailedAuth(asReply(reply()), '198.51.100.50');
+    ms += 30_000;
+    for (let i = 0; i <= FAILED_AUTH_LIMIT_PER_MINUTE; i++)
+      await limiter.recordFailedAuth(asReply(reply()), '198.51.100.51');
+    ms += 31_000; // the first block has ended, the second has not
+    expect(limiter.anyBlocked()).toBe(true);
+    expect(limiter.blockedRefusal('198.51.100.51')).not.toBeNull();
+    ms += 30_000; // both have ended
+    expect(limiter.anyBlocked()).toBe(false);
+    expect(limiter.blockedRefusal('198.51.100.50')).toBeNull();
+    expect(limiter.blockedRefusal('198.51.100.51')).toBeNull();
+  });
+});
+
 describe('AppError', () => {
   it('carries no stack trace (it is an answer, not a bug) but keeps its cause', () => {
     const cause = new Error('driver failed');

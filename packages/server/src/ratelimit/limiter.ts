@@ -48,9 +48,13 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
    * that lifts a block early must clear this too.
    */
   const blocked = new LRUCache<string, number>({ max: BLOCKED_ADDRESSES_REMEMBERED });
+  /** When the last of the blocks in `blocked` ends (ms): after it, none is left. */
+  let lastBlockEnds = 0;
 
   function blockedAddress(reply: FastifyReply, address: string, decision: Decision): AppError {
-    blocked.set(address, now() + decision.retryAfterMs);
+    const until = now() + decision.retryAfterMs;
+    blocked.set(address, until);
+    if (until > lastBlockEnds) lastBlockEnds = until;
     return refuse('failed_auth', decision, reply, 'failed authentications');
   }
 
@@ -161,11 +165,15 @@ export function createRateLimiter({ store, clock, onLimited }: RateLimiterDeps) 
     blockedRefusal,
 
     /**
-     * Whether this node remembers any blocked address (some may have served their block already):
-     * false means `blockedRefusal` is null for every address, so callers may skip working one out.
+     * Whether any address this node has seen blocked may still be: false means `blockedRefusal`
+     * is null for every address, so callers may skip working one out. Once every block has
+     * ended, the addresses are forgotten (an address that never returns is not looked for).
      */
     anyBlocked(): boolean {
-      return blocked.size > 0;
+      if (blocked.size === 0) return false;
+      if (now() < lastBlockEnds) return true;
+      blocked.clear();
+      return false;
     },
 
     /**
