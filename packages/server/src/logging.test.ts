@@ -61,6 +61,35 @@ describe('the log output', () => {
     output.destroy(); // closes the pipe; safe now that no write is in flight
   });
 
+  it('still writes under a cap smaller than one batch, and takes nothing after it is destroyed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'out.log');
+    let dropped = 0;
+    const output = standardOutput(
+      (lines) => {
+        dropped += lines;
+      },
+      { fd: fs.openSync(file, 'w'), backlogLimitBytes: 4096 },
+    );
+    const log = createLogger('info', output);
+    for (let i = 0; i < 10; i++) log.info({ i }, 'request completed');
+    const read = () =>
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '');
+    // Below one batch, the lines wait for the periodic flush (a second).
+    const deadline = Date.now() + 5000;
+    while (read().length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    output.destroy();
+    const written = read();
+    expect(dropped).toBe(0);
+    expect(written.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual([...Array(10).keys()]);
+    output.write('{"late":true}\n');
+    expect(output.backlogBytes).toBe(0);
+  });
+
   it('writes text beyond ASCII byte for byte, one whole line per entry', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));

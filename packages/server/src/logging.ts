@@ -16,8 +16,14 @@ export const REDACT_PATHS = [
   'password',
 ];
 
-/** Top-level fields always censored, by whatever writes the line (see http/request-log.ts). */
-export const REDACTED_FIELDS: ReadonlySet<string> = new Set(REDACT_PATHS.filter((path) => /^\w+$/.test(path)));
+/**
+ * The names REDACT_PATHS end in (`authorization`, `cookie`, `token`, …): a line written by hand
+ * (http/request-log.ts) censors fields of these names, in any case and at any depth, which covers
+ * every path above and more.
+ */
+export const REDACTED_KEYS: ReadonlySet<string> = new Set(
+  REDACT_PATHS.map((path) => /([\w-]+)"?\]?$/.exec(path)?.[1] ?? path),
+);
 
 /** The URL as logged: an `access_token` parameter (refused, but still sent by some clients) is censored. */
 const ACCESS_TOKEN = /access_token=/i;
@@ -58,6 +64,8 @@ export function standardOutput(
   onDrop: (lines: number) => void,
   { fd = 1, backlogLimitBytes = LOG_BACKLOG_LIMIT_BYTES }: { fd?: number; backlogLimitBytes?: number } = {},
 ): LogOutput {
+  // Half the cap at most, so that a small cap still leaves sonic-boom a positive limit of its own.
+  const batchChars = Math.max(1, Math.min(LOG_BATCH_CHARS, Math.floor(backlogLimitBytes / 2)));
   const stream = pino.destination({
     dest: fd,
     sync: false,
@@ -67,8 +75,8 @@ export function standardOutput(
     // fell behind 10,000 lines a second (seen in the bench soak). Not more: while the output is
     // stalled every line measures the last waiting chunk, so a 1 MiB chunk cost 140 µs a line.
     maxWrite: LOG_MAX_WRITE_BYTES,
-    // The text still being gathered (under LOG_BATCH_CHARS) counts towards the cap too.
-    maxLength: backlogLimitBytes - LOG_BATCH_CHARS,
+    // The text still being gathered (under batchChars) counts towards the cap too.
+    maxLength: backlogLimitBytes - batchChars,
     periodicFlush: 1000,
   }) as unknown as SonicBoomInternals;
   // A dropped write is a whole batch: count its lines.
@@ -87,8 +95,9 @@ export function standardOutput(
   process.prependListener('exit', handOver);
   return {
     write(line: string) {
+      if (stream.destroyed) return; // after shutdown: nothing would ever take the text
       gathered += line;
-      if (gathered.length >= LOG_BATCH_CHARS) {
+      if (gathered.length >= batchChars) {
         handOver();
       } else if (!handOverScheduled) {
         handOverScheduled = true;

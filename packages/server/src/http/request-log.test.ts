@@ -99,6 +99,17 @@ describe('the request log line', () => {
         }),
       },
     ],
+    [
+      'a failure whose facts nest a credential',
+      {
+        url: '/core/users/me',
+        status: 400,
+        principal: null,
+        failure: new AppError('invalid_request', 'Bad header.', {
+          log: { headers: { authorization: 'Bearer hunter2', accept: 'text/plain' } },
+        }),
+      },
+    ],
   ];
 
   it.each(cases)('is the line pino writes for the same fields: %s', (_name, c) => {
@@ -111,6 +122,15 @@ describe('the request log line', () => {
     expect(Object.keys(parsed[0] ?? {})).toEqual(Object.keys(expected[0] ?? {}));
     expect(raw[0]).not.toContain('abc123');
     expect(raw[0]).not.toContain('hunter2');
+  });
+
+  it('censors a credential nested anywhere in a failure’s facts, not just where pino looks', () => {
+    const failure = new AppError('invalid_request', 'Bad.', {
+      log: { upstream: { attempts: [{ Token: 'hunter2' }], session: { cookie: 'sid=hunter2' } } },
+    });
+    const { raw, parsed } = byHand('info', { url: '/core/users/me', status: 400, principal: null, failure });
+    expect(raw[0]).not.toContain('hunter2');
+    expect(parsed[0]?.upstream).toEqual({ attempts: [{ Token: '[redacted]' }], session: { cookie: '[redacted]' } });
   });
 
   it('is not written when the log level is above info', () => {

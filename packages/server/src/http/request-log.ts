@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
-import { REDACTED_FIELDS, redactUrl } from '../logging.js';
+import { REDACTED_KEYS, redactUrl } from '../logging.js';
 
 /**
  * The one log line per request (see docs/operations.md, "Logging"), written when the response
@@ -9,7 +9,8 @@ import { REDACTED_FIELDS, redactUrl } from '../logging.js';
  * It is the line pino would write for the same fields, but put together here and handed straight
  * to the log output: pino's general serializer, and the per-request child logger it needs for
  * the request id, cost about a tenth of a whole request's CPU under load (`npm run bench`).
- * Everything else still logs through pino; a test holds the two to the same output.
+ * Everything else still logs through pino; a test holds the two to the same output. The line
+ * follows the root logger's level (LOG_LEVEL); no route sets a level of its own.
  */
 export function requestLogLine(logger: Logger, destination: DestinationStream) {
   const info = logger.levels.values.info ?? 30;
@@ -40,17 +41,22 @@ export function requestLogLine(logger: Logger, destination: DestinationStream) {
     if (failure === null) return `${line},${messageKey}:"request completed"}\n`;
     line += `,"error_code":${json(failure.code)}`;
     for (const key in facts) {
-      const value = REDACTED_FIELDS.has(key) ? '[redacted]' : facts[key];
+      const value = REDACTED_KEYS.has(key.toLowerCase()) ? '[redacted]' : facts[key];
       if (value !== undefined && key !== 'user_id' && key !== 'token_id') line += `,${json(key)}:${json(value)}`;
     }
     return `${line},${messageKey}:${JSON.stringify(failure.detail)}}\n`;
   }
 }
 
+/** Censors, at any depth of a nested value, the names a credential goes by (logging.ts). */
+const censor = (key: string, value: unknown): unknown => (REDACTED_KEYS.has(key.toLowerCase()) ? '[redacted]' : value);
+
 /** A value as JSON; what JSON cannot hold is written as null, and nothing here ever throws. */
 function json(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? 'null';
+    return (
+      (typeof value === 'object' && value !== null ? JSON.stringify(value, censor) : JSON.stringify(value)) ?? 'null'
+    );
   } catch {
     return '"[unserializable]"';
   }
