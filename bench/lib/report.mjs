@@ -148,7 +148,9 @@ export function verdicts(report) {
       floor: floorRow === undefined ? undefined : fmt.x(med(floorRow, metric) / med(b, metric)),
     });
   };
-  const floor = row('floor');
+  // The floor's ratios only mean something if it answered as it should throughout.
+  const floorRow = row('floor');
+  const floor = floorRow !== undefined && unexpected(floorRow) === 0 ? floorRow : undefined;
   ratio('gatehouse (SQLite) throughput ≥ 0.60× limit', gh, limit, 'rps', (r) => r >= 0.6, floor);
   ratio('gatehouse (SQLite) CPU per request ≤ 1.7× limit', gh, limit, 'cpuUsPerRequest', (r) => r <= 1.7, floor);
   ratio('gatehouse (SQLite) throughput ≥ 2× peer', gh, row('peer'), 'rps', (r) => r >= 2);
@@ -178,6 +180,7 @@ export function verdicts(report) {
       limit,
       'rps',
       (r) => r >= 0.45,
+      floor,
     );
   } else {
     out.push({

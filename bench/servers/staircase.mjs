@@ -4,8 +4,8 @@
 //                     build first), a request id (UUID) per request
 //   STAIR_HOOKS=1     the three onRequest hooks a /core request passes (request id header; media
 //                     type and Api-Version; one asynchronous step) and the eight response headers
-//   STAIR_LOGLINE=1   the one JSON log line per request, put together by hand and written to the
-//                     logger's batched output, as Gatehouse writes it (needs STAIR_LOGGER)
+//   STAIR_LOGLINE=1   the one JSON log line per request, written by Gatehouse's own request-log
+//                     hook (packages/server/dist) to the logger's output (needs STAIR_LOGGER)
 //   STAIR_AUTH=1      the issue's calibration work in the route: hash the bearer token, look it up
 //                     in a Map, bump a counter, and the rate-limit headers from that count
 //   STAIR_REFUSE=1    answer 429 through Fastify's error handler instead (a blocked address)
@@ -17,23 +17,25 @@
 // Run it through bench/ab.mjs (see docs/benchmarks.md); what is left between the last step and
 // gatehouse is authentication, the rate limit and the route itself.
 import { hash, randomUUID } from 'node:crypto';
-import os from 'node:os';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { standardOutput } from '../../packages/server/dist/logging.js';
 
 const on = (/** @type {string} */ name) => process.env[name] === '1';
+if (on('STAIR_LOGLINE') && !on('STAIR_LOGGER')) throw new Error('STAIR_LOGLINE needs STAIR_LOGGER');
 
-// Gatehouse's own log output (built): standard output, a turn's lines handed over as one buffer.
-const destination = standardOutput(() => {});
+// Gatehouse's own log output and request line (built): a turn's lines handed over as one buffer.
+const gatehouse = on('STAIR_LOGGER')
+  ? {
+      ...(await import('../../packages/server/dist/logging.js')),
+      ...(await import('../../packages/server/dist/http/request-log.js')),
+    }
+  : null;
+const destination = gatehouse?.standardOutput(() => {}) ?? null;
+const logger = destination === null ? null : pino({ level: 'info' }, destination);
 const app = Fastify(
-  on('STAIR_LOGGER')
-    ? {
-        loggerInstance: pino({ level: 'info' }, destination),
-        disableRequestLogging: true,
-        genReqId: () => randomUUID(),
-      }
-    : { logger: false },
+  logger === null
+    ? { logger: false }
+    : { loggerInstance: logger, disableRequestLogging: true, genReqId: () => randomUUID() },
 );
 
 if (on('STAIR_HOOKS')) {
@@ -50,18 +52,30 @@ if (on('STAIR_HOOKS')) {
     Promise.resolve().then(() => done(), done);
   });
 }
-if (on('STAIR_LOGLINE')) {
-  const bindings = `,"pid":${process.pid},"hostname":${JSON.stringify(os.hostname())}`;
-  app.addHook('onResponse', (request, reply, done) => {
-    const ms = Math.round(reply.elapsedTime * 10) / 10;
-    destination.write(
-      `{"level":30,"time":${Date.now()}${bindings},"request_id":${JSON.stringify(request.id)}` +
-        `,"method":${JSON.stringify(request.method)},"url":${JSON.stringify(request.url)}` +
-        `,"remote_address":${JSON.stringify(request.ip)},"status":${reply.statusCode},"ms":${ms}` +
-        `,"user_id":"265181f1-077d-433f-80ce-f8fa4ff0455d","msg":"request completed"}\n`,
-    );
-    done();
+if (gatehouse !== null && logger !== null && destination !== null && on('STAIR_LOGLINE')) {
+  // What Gatehouse's request line reads from a request.
+  app.decorateRequest('principal', null);
+  app.decorateRequest('failure', null);
+  app.decorateRequest('clientAddress', {
+    getter() {
+      return this.ip;
+    },
   });
+  app.addHook('onResponse', gatehouse.requestLogLine(logger, destination));
+}
+
+/** @type {Map<string, { userId: string, tokenId: string, count: number }>} */
+const known = new Map();
+/** The issue's calibration work: hash the bearer token, look it up in a Map (learnt on first sight), bump a counter. */
+function countToken(/** @type {string | undefined} */ authorization) {
+  const key = hash('sha256', (authorization ?? '').slice('Bearer '.length));
+  let entry = known.get(key);
+  if (entry === undefined) {
+    entry = { userId: randomUUID(), tokenId: randomUUID(), count: 0 };
+    known.set(key, entry);
+  }
+  entry.count++;
+  return entry;
 }
 
 const now = new Date().toISOString();
@@ -75,43 +89,27 @@ app.setErrorHandler((_err, _request, reply) =>
       errors: [{ status: '429', code: 'too_many_requests', title: 'Too many requests', detail: 'Rate limit reached.' }],
     }),
 );
-/** @type {Map<string, { userId: string, count: number }>} */
-const known = new Map();
 if (on('STAIR_REFERENCE')) {
-  app.get('/core/users/me', async (request, reply) => {
-    const token = (request.headers.authorization ?? '').slice('Bearer '.length);
-    const key = hash('sha256', token);
-    let entry = known.get(key);
-    if (entry === undefined) {
-      entry = { userId: key.slice(0, 8), count: 0 };
-      known.set(key, entry);
-    }
-    entry.count++;
-    return reply.send({ hello: entry.userId });
-  });
+  app.get('/core/users/me', async (request, reply) =>
+    reply.send({ hello: countToken(request.headers.authorization).userId }),
+  );
 }
 app.get(on('STAIR_REFERENCE') ? '/core/users/me/unused' : '/core/users/me', async (request, reply) => {
   if (on('STAIR_REFUSE')) throw new Refusal('refused');
+  let remaining = 99_999;
   if (on('STAIR_AUTH')) {
-    const header = request.headers.authorization ?? '';
-    const key = hash('sha256', header.slice('Bearer '.length));
-    let entry = known.get(key);
-    if (entry === undefined) {
-      entry = { userId: key.slice(0, 8), count: 0 };
-      known.set(key, entry);
-    }
-    entry.count++;
-    const remaining = String(Math.max(0, 100_000 - entry.count));
+    const entry = countToken(request.headers.authorization);
+    /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (request)).principal = {
+      userId: entry.userId,
+      tokenId: entry.tokenId,
+    };
+    remaining = Math.max(0, 100_000 - entry.count);
+  }
+  if (on('STAIR_HOOKS') || on('STAIR_AUTH')) {
     reply.header('ratelimit-policy', '"default";q=100000;w=60');
     reply.header('ratelimit', `"default";r=${remaining};t=60`);
     reply.header('x-ratelimit-limit', '100000');
-    reply.header('x-ratelimit-remaining', remaining);
-    reply.header('x-ratelimit-reset', '60');
-  } else if (on('STAIR_HOOKS')) {
-    reply.header('ratelimit-policy', '"default";q=100000;w=60');
-    reply.header('ratelimit', `"default";r=${99_999};t=60`);
-    reply.header('x-ratelimit-limit', '100000');
-    reply.header('x-ratelimit-remaining', '99999');
+    reply.header('x-ratelimit-remaining', String(remaining));
     reply.header('x-ratelimit-reset', '60');
   }
   return {
@@ -133,5 +131,5 @@ app.get(on('STAIR_REFERENCE') ? '/core/users/me/unused' : '/core/users/me', asyn
   };
 });
 
-process.once('SIGTERM', () => void app.close().then(() => destination.destroy()));
+process.once('SIGTERM', () => void app.close().then(() => destination?.destroy()));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
