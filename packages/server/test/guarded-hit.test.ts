@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/ratelimit/memory-store.js';
-import { RedisStore } from '../src/ratelimit/redis-store.js';
-import type { RateLimitStore } from '../src/ratelimit/store.js';
+import { RedisStore, STEPS_PER_CALL } from '../src/ratelimit/redis-store.js';
+import type { GuardedDecision, RateLimitStore } from '../src/ratelimit/store.js';
 
 const W = 60_000;
 const REDIS_URL = process.env.REDIS_URL;
@@ -55,5 +55,39 @@ describe.each(kinds)('hitGuarded (%s store)', (_kind, make) => {
 
     const later = await s.hitGuarded('guard', 3, 'user', 10, W, 1000 + W);
     expect(later.decision).toMatchObject({ allowed: true, remaining: 9 });
+  });
+
+  it('decides many requests asked for at once exactly as if they came one after another', async () => {
+    const s = await store();
+    const asked = Array.from({ length: 150 }, (_, i) =>
+      i % 3 === 0 ? s.hit('other', 1000, W, 5000 + i) : s.hitGuarded('guard', 3, 'user', 60, W, 5000 + i),
+    );
+    const guarded = (await Promise.all(asked)).filter((_, i) => i % 3 !== 0) as GuardedDecision[];
+    const allowed = guarded.filter((d) => d.decision?.allowed === true);
+    expect(allowed).toHaveLength(60);
+    // Each remaining count once, in the order asked: 59, 58, …, 0, then refusals.
+    expect(guarded.map((d) => d.decision?.remaining)).toEqual([
+      ...Array.from({ length: 60 }, (_, i) => 59 - i),
+      ...Array(40).fill(0),
+    ]);
+    expect((await s.peek('other', 1000, W, 6000)).remaining).toBe(1000 - 50);
+  });
+});
+
+describe.skipIf(REDIS_URL === undefined)('the Redis store under load', () => {
+  it('sends the decisions asked for in one turn as one script call per STEPS_PER_CALL', async () => {
+    const s = new RedisStore(REDIS_URL as string, { keyPrefix: `gatehouse-test:${randomUUID()}:` });
+    opened.push(s);
+    expect(await s.ready(5000)).toBe(true);
+    const sent = s.client.rateLimitSteps.bind(s.client);
+    let calls = 0;
+    s.client.rateLimitSteps = (...args) => {
+      calls++;
+      return sent(...args);
+    };
+    const n = STEPS_PER_CALL + 10;
+    const decisions = await Promise.all(Array.from({ length: n }, (_, i) => s.hit(`k${i % 7}`, 100, W, 9000 + i)));
+    expect(calls).toBe(2);
+    expect(decisions.every((d) => d.allowed)).toBe(true);
   });
 });

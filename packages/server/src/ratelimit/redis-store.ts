@@ -26,46 +26,66 @@ local function slide(key, now, window, limit, member)
 end
 `;
 
-/** KEYS[1] the log; ARGV: now, window, limit, member. Atomic, as every script is. */
-const SLIDING_LOG = `${SLIDE}
-return slide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
-`;
-
 /**
- * KEYS[1] the guard, KEYS[2] the log; ARGV: now, window, guard limit, limit, member. Looks at the
- * guard and, only if it is under its limit, counts in the log: one round trip for both.
- * Returns the guard's three numbers, then the log's (or { 0, 0, -1 } when the guard refused).
+ * Many steps in one call, in order, as if each were its own call (a script runs atomically, so
+ * none of another node's steps comes between them). Step i has KEYS[2i-1] a guard and KEYS[2i]
+ * a log, and five ARGV: now, window, guard limit, limit, member. A guard limit of -1 means no
+ * guard; otherwise the guard is looked at and, only if it is under its limit, the log counts
+ * `member` (an empty member only looks). Returns six numbers a step: the guard's three, then
+ * the log's (or { 0, 0, -1 } when the guard refused).
  */
-const GUARDED_LOG = `${SLIDE}
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local guard = slide(KEYS[1], now, window, tonumber(ARGV[3]), '')
-if guard[1] == 0 then return { guard[1], guard[2], guard[3], 0, 0, -1 } end
-local log = slide(KEYS[2], now, window, tonumber(ARGV[4]), ARGV[5])
-return { guard[1], guard[2], guard[3], log[1], log[2], log[3] }
+const STEPS = `${SLIDE}
+local out = {}
+for i = 1, #KEYS / 2 do
+  local a = (i - 1) * 5
+  local now = tonumber(ARGV[a + 1])
+  local window = tonumber(ARGV[a + 2])
+  local guardLimit = tonumber(ARGV[a + 3])
+  local guard = { 1, 0, -1 }
+  if guardLimit >= 0 then guard = slide(KEYS[2 * i - 1], now, window, guardLimit, '') end
+  local log = { 0, 0, -1 }
+  if guard[1] == 1 then log = slide(KEYS[2 * i], now, window, tonumber(ARGV[a + 4]), ARGV[a + 5]) end
+  for j = 1, 3 do out[#out + 1] = guard[j] end
+  for j = 1, 3 do out[#out + 1] = log[j] end
+end
+return out
 `;
 
-type SlidingLogReply = [number, number, number];
-type GuardedLogReply = [number, number, number, number, number, number];
+/** Steps sent in one script call at most; a busier turn is sent as several calls. */
+export const STEPS_PER_CALL = 64;
 
-interface SlidingLogClient extends Redis {
-  slidingLog(key: string, now: number, window: number, limit: number, member: string): Promise<SlidingLogReply>;
-  guardedLog(
-    guardKey: string,
-    key: string,
-    now: number,
-    window: number,
-    guardLimit: number,
-    limit: number,
-    member: string,
-  ): Promise<GuardedLogReply>;
+interface StepsClient extends Redis {
+  /** `keys` is twice the number of steps; the arguments follow the keys. */
+  rateLimitSteps(keys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
-/** The shared store: every node that points at the same Redis shares every limit. */
+/** One decision waiting for the turn's script call. */
+interface Step {
+  guardKey: string;
+  /** -1: no guard. */
+  guardLimit: number;
+  key: string;
+  limit: number;
+  windowMs: number;
+  nowMs: number;
+  member: string;
+  resolve: (reply: GuardedDecision) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The shared store: every node that points at the same Redis shares every limit.
+ *
+ * The decisions asked for in one turn of the event loop go to Redis together, as one script
+ * call (up to STEPS_PER_CALL steps), instead of a command each: ioredis spends more CPU on a
+ * command (its object, its promise, its reply) than Redis spends on the step, so under load
+ * this takes most of the client's share of a request (docs/benchmarks.md).
+ */
 export class RedisStore implements RateLimitStore {
-  readonly client: SlidingLogClient;
+  readonly client: StepsClient;
   private seq = 0;
   private readonly nodeId = randomBytes(4).toString('hex');
+  private waiting: Step[] = [];
 
   constructor(url: string, options: { keyPrefix?: string; commandTimeoutMs?: number } = {}) {
     const client = new Redis(url, {
@@ -76,34 +96,76 @@ export class RedisStore implements RateLimitStore {
       commandTimeout: options.commandTimeoutMs ?? 250,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
       lazyConnect: false,
-      // Commands issued in the same turn of the event loop go out in one write: under load, one
-      // system call carries many requests' decisions instead of one each.
-      enableAutoPipelining: true,
+      // The store gathers a turn's decisions itself (see `send`); a second round of gathering
+      // in ioredis would only hold the call back for another turn.
+      enableAutoPipelining: false,
     });
     client.on('error', () => {
       // Reported through failed commands; an unhandled 'error' event would crash the process.
     });
-    client.defineCommand('slidingLog', { numberOfKeys: 1, lua: SLIDING_LOG });
-    client.defineCommand('guardedLog', { numberOfKeys: 2, lua: GUARDED_LOG });
-    this.client = client as SlidingLogClient;
+    client.defineCommand('rateLimitSteps', { lua: STEPS });
+    this.client = client as StepsClient;
   }
 
   private member(nowMs: number): string {
     return `${nowMs}:${this.nodeId}:${this.seq++}`;
   }
 
-  private async run(key: string, limit: number, windowMs: number, nowMs: number, count: boolean): Promise<Decision> {
-    const [allowed, n, oldest] = await this.client.slidingLog(
-      key,
-      nowMs,
-      windowMs,
-      limit,
-      count ? this.member(nowMs) : '',
-    );
-    return decide(allowed === 1, n, oldest === -1 ? null : oldest, limit, windowMs, nowMs);
+  /** Queues a step for this turn's call. */
+  private step(
+    guardKey: string,
+    guardLimit: number,
+    key: string,
+    limit: number,
+    windowMs: number,
+    nowMs: number,
+    member: string,
+  ) {
+    return new Promise<GuardedDecision>((resolve, reject) => {
+      if (this.waiting.length === 0) setImmediate(() => this.send());
+      this.waiting.push({ guardKey, guardLimit, key, limit, windowMs, nowMs, member, resolve, reject });
+    });
   }
 
-  async hitGuarded(
+  /** Sends the turn's steps, STEPS_PER_CALL to a call, and answers each from its call's reply. */
+  private send(): void {
+    const steps = this.waiting;
+    this.waiting = [];
+    for (let from = 0; from < steps.length; from += STEPS_PER_CALL) {
+      const call = steps.slice(from, from + STEPS_PER_CALL);
+      const keys: string[] = [];
+      const args: (string | number)[] = [];
+      for (const s of call) {
+        keys.push(s.guardKey, s.key);
+        args.push(s.nowMs, s.windowMs, s.guardLimit, s.limit, s.member);
+      }
+      this.client.rateLimitSteps(keys.length, ...keys, ...args).then(
+        (reply) => {
+          for (const [i, s] of call.entries()) {
+            const at = i * 6;
+            const n = (k: number) => reply[at + k] as number;
+            const guard = decide(n(0) === 1, n(1), n(2) === -1 ? null : n(2), s.guardLimit, s.windowMs, s.nowMs);
+            s.resolve({
+              guard,
+              decision: guard.allowed
+                ? decide(n(3) === 1, n(4), n(5) === -1 ? null : n(5), s.limit, s.windowMs, s.nowMs)
+                : null,
+            });
+          }
+        },
+        (err: unknown) => {
+          for (const s of call) s.reject(err);
+        },
+      );
+    }
+  }
+
+  private async run(key: string, limit: number, windowMs: number, nowMs: number, count: boolean): Promise<Decision> {
+    const { decision } = await this.step(key, -1, key, limit, windowMs, nowMs, count ? this.member(nowMs) : '');
+    return decision as Decision; // without a guard there is always a decision
+  }
+
+  hitGuarded(
     guardKey: string,
     guardLimit: number,
     key: string,
@@ -111,18 +173,7 @@ export class RedisStore implements RateLimitStore {
     windowMs: number,
     nowMs: number,
   ): Promise<GuardedDecision> {
-    const [gAllowed, gCount, gOldest, allowed, n, oldest] = await this.client.guardedLog(
-      guardKey,
-      key,
-      nowMs,
-      windowMs,
-      guardLimit,
-      limit,
-      this.member(nowMs),
-    );
-    const guard = decide(gAllowed === 1, gCount, gOldest === -1 ? null : gOldest, guardLimit, windowMs, nowMs);
-    if (!guard.allowed) return { guard, decision: null };
-    return { guard, decision: decide(allowed === 1, n, oldest === -1 ? null : oldest, limit, windowMs, nowMs) };
+    return this.step(guardKey, guardLimit, key, limit, windowMs, nowMs, this.member(nowMs));
   }
 
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
