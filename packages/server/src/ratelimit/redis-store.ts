@@ -59,8 +59,8 @@ interface StepsClient extends Redis {
   rateLimitSteps(keys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
-/** One decision waiting for the turn's script call. */
-interface Step {
+/** One decision asked of the turn's script call. */
+interface Ask {
   guardKey: string;
   /** -1: no guard. */
   guardLimit: number;
@@ -68,9 +68,21 @@ interface Step {
   limit: number;
   windowMs: number;
   nowMs: number;
+  /** Empty: only look. */
   member: string;
+}
+
+/** An ask waiting for its call's reply. */
+interface Step {
+  ask: Ask;
   resolve: (reply: GuardedDecision) => void;
   reject: (err: unknown) => void;
+}
+
+/** The decision in a call's reply at `at` (three numbers: allowed, count, oldest or -1). */
+function decisionAt(reply: number[], at: number, limit: number, windowMs: number, nowMs: number): Decision {
+  const oldest = reply[at + 2] as number;
+  return decide(reply[at] === 1, reply[at + 1] as number, oldest === -1 ? null : oldest, limit, windowMs, nowMs);
 }
 
 /**
@@ -111,19 +123,11 @@ export class RedisStore implements RateLimitStore {
     return `${nowMs}:${this.nodeId}:${this.seq++}`;
   }
 
-  /** Queues a step for this turn's call. */
-  private step(
-    guardKey: string,
-    guardLimit: number,
-    key: string,
-    limit: number,
-    windowMs: number,
-    nowMs: number,
-    member: string,
-  ) {
+  /** Queues `ask` for this turn's call. */
+  private step(ask: Ask): Promise<GuardedDecision> {
     return new Promise<GuardedDecision>((resolve, reject) => {
       if (this.waiting.length === 0) setImmediate(() => this.send());
-      this.waiting.push({ guardKey, guardLimit, key, limit, windowMs, nowMs, member, resolve, reject });
+      this.waiting.push({ ask, resolve, reject });
     });
   }
 
@@ -135,33 +139,29 @@ export class RedisStore implements RateLimitStore {
       const call = steps.slice(from, from + STEPS_PER_CALL);
       const keys: string[] = [];
       const args: (string | number)[] = [];
-      for (const s of call) {
-        keys.push(s.guardKey, s.key);
-        args.push(s.nowMs, s.windowMs, s.guardLimit, s.limit, s.member);
+      for (const { ask } of call) {
+        keys.push(ask.guardKey, ask.key);
+        args.push(ask.nowMs, ask.windowMs, ask.guardLimit, ask.limit, ask.member);
       }
       this.client.rateLimitSteps(keys.length, ...keys, ...args).then(
         (reply) => {
-          for (const [i, s] of call.entries()) {
-            const at = i * 6;
-            const n = (k: number) => reply[at + k] as number;
-            const guard = decide(n(0) === 1, n(1), n(2) === -1 ? null : n(2), s.guardLimit, s.windowMs, s.nowMs);
-            s.resolve({
-              guard,
-              decision: guard.allowed
-                ? decide(n(3) === 1, n(4), n(5) === -1 ? null : n(5), s.limit, s.windowMs, s.nowMs)
-                : null,
-            });
+          for (const [i, { ask, resolve }] of call.entries()) {
+            const { guardLimit, limit, windowMs, nowMs } = ask;
+            const guard = decisionAt(reply, i * 6, guardLimit, windowMs, nowMs);
+            const decision = guard.allowed ? decisionAt(reply, i * 6 + 3, limit, windowMs, nowMs) : null;
+            resolve({ guard, decision });
           }
         },
         (err: unknown) => {
-          for (const s of call) s.reject(err);
+          for (const { reject } of call) reject(err);
         },
       );
     }
   }
 
   private async run(key: string, limit: number, windowMs: number, nowMs: number, count: boolean): Promise<Decision> {
-    const { decision } = await this.step(key, -1, key, limit, windowMs, nowMs, count ? this.member(nowMs) : '');
+    const member = count ? this.member(nowMs) : '';
+    const { decision } = await this.step({ guardKey: key, guardLimit: -1, key, limit, windowMs, nowMs, member });
     return decision as Decision; // without a guard there is always a decision
   }
 
@@ -173,7 +173,7 @@ export class RedisStore implements RateLimitStore {
     windowMs: number,
     nowMs: number,
   ): Promise<GuardedDecision> {
-    return this.step(guardKey, guardLimit, key, limit, windowMs, nowMs, this.member(nowMs));
+    return this.step({ guardKey, guardLimit, key, limit, windowMs, nowMs, member: this.member(nowMs) });
   }
 
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
